@@ -1,0 +1,3 @@
+module github.com/twinstream/twinstream
+
+go 1.26

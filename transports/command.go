@@ -1,0 +1,204 @@
+package transports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Command types clients send (WebSocket text frames; for SSE clients, the
+// body of POST /api/messages).
+const (
+	CmdSubscribe       = "subscribe"
+	CmdUnsubscribe     = "unsubscribe"
+	CmdBroadcast       = "broadcast"
+	CmdPersonal        = "personal"
+	CmdBroadcastExcept = "broadcast_except"
+	CmdPing            = "ping"
+	CmdPong            = "pong"
+)
+
+// MaxMessageLen bounds a chat message, in bytes.
+const MaxMessageLen = 4096
+
+// A Command is a validated client command.
+//
+//	{"type":"subscribe","topic":"news","last_seq":12}
+//	{"type":"unsubscribe","topic":"news"}
+//	{"type":"broadcast","message":"hi"}
+//	{"type":"personal","to":"bob","message":"hi"}
+//	{"type":"broadcast_except","message":"hi"}
+//	{"type":"ping"} / {"type":"pong","ts":...}
+//
+// Any command may carry an "id" string, echoed in its ack or error.
+type Command struct {
+	Type    string  `json:"type"`
+	ID      string  `json:"id,omitempty"`
+	Topic   string  `json:"topic,omitempty"`
+	LastSeq *uint64 `json:"last_seq,omitempty"`
+	To      string  `json:"to,omitempty"`
+	Message string  `json:"message,omitempty"`
+	TS      int64   `json:"ts,omitempty"`
+}
+
+// rawCommand keeps field presence and raw types for precise errors.
+type rawCommand struct {
+	Type    *string          `json:"type"`
+	ID      *json.RawMessage `json:"id"`
+	Topic   *json.RawMessage `json:"topic"`
+	LastSeq *json.RawMessage `json:"last_seq"`
+	To      *json.RawMessage `json:"to"`
+	Message *json.RawMessage `json:"message"`
+	TS      *json.RawMessage `json:"ts"`
+}
+
+// ParseCommand decodes and validates one command. On failure it returns an
+// ErrorFrame with code invalid_json (not JSON) or invalid_message (not an
+// object, unknown type, missing or malformed fields; Fields says which).
+func ParseCommand(b []byte) (Command, *ErrorFrame) {
+	if !json.Valid(b) {
+		f := NewErrorFrame(CodeInvalidJSON, "message is not valid JSON")
+		return Command{}, &f
+	}
+	if err := ValidData(b); err != nil {
+		f := NewErrorFrame(CodeInvalidMessage, "message must be a JSON object")
+		return Command{}, &f
+	}
+	var raw rawCommand
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&raw); err != nil {
+		f := NewErrorFrame(CodeInvalidMessage, "message does not match the command shape")
+		f.Fields = map[string]string{"type": "must be a string"}
+		return Command{}, &f
+	}
+	fields := map[string]string{}
+	var c Command
+	str := func(name string, r *json.RawMessage, required bool) string {
+		if r == nil {
+			if required {
+				fields[name] = "required"
+			}
+			return ""
+		}
+		var s string
+		if err := json.Unmarshal(*r, &s); err != nil {
+			fields[name] = "must be a string"
+			return ""
+		}
+		return s
+	}
+	c.ID = str("id", raw.ID, false)
+	if len(c.ID) > 128 {
+		fields["id"] = "longer than 128 bytes"
+	}
+	if raw.Type == nil {
+		fields["type"] = "required"
+	} else {
+		c.Type = *raw.Type
+	}
+	switch c.Type {
+	case CmdSubscribe, CmdUnsubscribe:
+		c.Topic = str("topic", raw.Topic, true)
+		if c.Topic != "" {
+			if err := ValidTopic(c.Topic); err != nil {
+				fields["topic"] = err.Error()
+			}
+		}
+		if raw.LastSeq != nil {
+			if c.Type == CmdUnsubscribe {
+				fields["last_seq"] = "not allowed on unsubscribe"
+			} else {
+				var n uint64
+				if err := json.Unmarshal(*raw.LastSeq, &n); err != nil {
+					fields["last_seq"] = "must be a non-negative integer"
+				} else {
+					c.LastSeq = &n
+				}
+			}
+		}
+	case CmdBroadcast, CmdBroadcastExcept, CmdPersonal:
+		c.Message = str("message", raw.Message, true)
+		switch {
+		case raw.Message != nil && c.Message == "" && fields["message"] == "":
+			fields["message"] = "must not be empty"
+		case len(c.Message) > MaxMessageLen:
+			fields["message"] = fmt.Sprintf("longer than %d bytes", MaxMessageLen)
+		case !utf8.ValidString(c.Message):
+			fields["message"] = "must be valid UTF-8"
+		}
+		if c.Type == CmdPersonal {
+			c.To = str("to", raw.To, true)
+			if c.To != "" {
+				if err := ValidClientID(c.To); err != nil {
+					fields["to"] = err.Error()
+				}
+			}
+		}
+	case CmdPing, CmdPong:
+		if raw.TS != nil {
+			if err := json.Unmarshal(*raw.TS, &c.TS); err != nil {
+				fields["ts"] = "must be an integer (unix µs)"
+			}
+		}
+	case "":
+		if raw.Type != nil {
+			fields["type"] = "must not be empty"
+		}
+	default:
+		fields["type"] = fmt.Sprintf("unknown type %q; want one of subscribe, unsubscribe, broadcast, personal, broadcast_except, ping, pong", c.Type)
+	}
+	if len(fields) > 0 {
+		f := NewErrorFrame(CodeInvalidMessage, "message is not a valid command")
+		f.Fields = fields
+		f.ID = c.ID
+		return Command{}, &f
+	}
+	return c, nil
+}
+
+// ChatMessage is the data of a "message" event.
+type ChatMessage struct {
+	From    string `json:"from"`
+	Message string `json:"message"`
+}
+
+// Route publishes a chat command (broadcast, personal, broadcast_except) sent
+// by client id from. It returns the event and how many connections it was
+// queued for. Senders must have a client id.
+func (h *Hub) Route(from string, c Command) (*Event, int, *ErrorFrame) {
+	if from == "" {
+		f := NewErrorFrame(CodeForbidden, "sending messages needs a client_id")
+		f.ID = c.ID
+		return nil, 0, &f
+	}
+	data, _ := json.Marshal(ChatMessage{From: from, Message: c.Message})
+	topic, except := TopicBroadcast, ""
+	switch c.Type {
+	case CmdBroadcast:
+	case CmdBroadcastExcept:
+		except = from
+	case CmdPersonal:
+		topic = ClientTopic(c.To)
+	default:
+		f := NewErrorFrame(CodeInvalidMessage, fmt.Sprintf("%q is not a message command", c.Type))
+		f.ID = c.ID
+		return nil, 0, &f
+	}
+	e, n, err := h.PublishExcept(topic, KindMessage, data, except)
+	if err != nil {
+		f := NewErrorFrame(CodeUnavailable, err.Error())
+		f.ID = c.ID
+		return nil, 0, &f
+	}
+	return e, n, nil
+}
+
+// CanSubscribe reports whether client id may follow topic: personal topics
+// of other clients are off limits.
+func CanSubscribe(clientID, topic string) bool {
+	if len(topic) > len(ClientTopicPrefix) && topic[:len(ClientTopicPrefix)] == ClientTopicPrefix {
+		return topic == ClientTopic(clientID) && clientID != ""
+	}
+	return true
+}

@@ -1,0 +1,310 @@
+package transports
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Publisher publishes events to topics. The task runner and the HTTP publish
+// API depend on this interface only; they do not know which transports, or
+// how many connections, are attached. *Hub implements it.
+type Publisher interface {
+	// Publish appends an event to topic and fans it out. data must be a JSON
+	// object (nil means {}). It never blocks on a client.
+	Publish(ctx context.Context, topic, kind string, data json.RawMessage) (*Event, error)
+}
+
+var _ Publisher = (*Hub)(nil)
+
+// Defaults for HubConfig's zero values.
+const (
+	DefaultHistory   = 1000
+	DefaultQueueSize = 4096
+	DefaultTopicTTL  = time.Hour
+)
+
+// HubConfig configures a Hub. The zero value is usable.
+type HubConfig struct {
+	// History is how many events each topic keeps for resume. 0 means
+	// DefaultHistory (1,000); a negative value keeps none.
+	History int
+	// QueueSize bounds each subscriber's queue. A subscriber whose queue
+	// fills is closed as a slow consumer (it resumes on reconnect).
+	// 0 means DefaultQueueSize (4,096).
+	QueueSize int
+	// TopicTTL is how long a topic with no subscribers keeps its history
+	// and sequence before the hub forgets it. 0 means DefaultTopicTTL (1h).
+	TopicTTL time.Duration
+	// Logger receives debug records; nil is silent.
+	Logger *slog.Logger
+}
+
+// Hub owns topics and subscribers: it assigns per-topic sequence numbers,
+// keeps bounded history, and fans events out to every subscriber of a topic,
+// whatever its transport, through each subscriber's bounded queue. It never
+// writes to a connection. All methods are safe for concurrent use.
+type Hub struct {
+	history  int
+	queue    int
+	topicTTL time.Duration
+	log      *slog.Logger
+
+	mu        sync.Mutex
+	topics    map[string]*topic
+	subs      map[*Subscriber]struct{}
+	presence  map[string]int // client id → open connections
+	closed    bool
+	lastSweep time.Time
+
+	stats hubStats
+}
+
+type hubStats struct {
+	published  atomic.Uint64
+	enqueued   atomic.Uint64
+	slowClosed atomic.Uint64
+}
+
+// NewHub builds a Hub.
+func NewHub(cfg HubConfig) *Hub {
+	h := &Hub{
+		history:  cfg.History,
+		queue:    cfg.QueueSize,
+		topicTTL: cfg.TopicTTL,
+		log:      cfg.Logger,
+		topics:   map[string]*topic{},
+		subs:     map[*Subscriber]struct{}{},
+		presence: map[string]int{},
+	}
+	if h.history == 0 {
+		h.history = DefaultHistory
+	}
+	if h.history < 0 {
+		h.history = 0
+	}
+	if h.queue <= 0 {
+		h.queue = DefaultQueueSize
+	}
+	if h.topicTTL <= 0 {
+		h.topicTTL = DefaultTopicTTL
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.lastSweep = time.Now()
+	return h
+}
+
+// topic returns the named topic, creating it. It also sweeps idle topics,
+// at most once a minute, so the topic map never only grows.
+func (h *Hub) topic(name string) *topic {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	if now.Sub(h.lastSweep) > time.Minute {
+		h.lastSweep = now
+		for n, t := range h.topics {
+			t.mu.Lock()
+			if len(t.subs) == 0 && now.Sub(t.idleAt) > h.topicTTL {
+				t.removed = true
+				delete(h.topics, n)
+			}
+			t.mu.Unlock()
+		}
+	}
+	t := h.topics[name]
+	if t == nil {
+		t = newTopic(name, h.history, now)
+		h.topics[name] = t
+	}
+	return t
+}
+
+// lockTopic returns the named topic, locked, retrying if a sweep removed it
+// between lookup and lock.
+func (h *Hub) lockTopic(name string) *topic {
+	for {
+		t := h.topic(name)
+		t.mu.Lock()
+		if !t.removed {
+			return t
+		}
+		t.mu.Unlock()
+	}
+}
+
+// Publish implements Publisher.
+func (h *Hub) Publish(_ context.Context, topic, kind string, data json.RawMessage) (*Event, error) {
+	e, _, err := h.PublishExcept(topic, kind, data, "")
+	return e, err
+}
+
+// PublishExcept publishes like Publish but skips the connections of client id
+// except (broadcast_except). It returns how many subscribers it was queued for.
+func (h *Hub) PublishExcept(topic, kind string, data json.RawMessage, except string) (*Event, int, error) {
+	if err := ValidTopic(topic); err != nil {
+		return nil, 0, err
+	}
+	if err := ValidKind(kind); err != nil {
+		return nil, 0, err
+	}
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	} else if err := ValidData(data); err != nil {
+		return nil, 0, err
+	}
+	if h.isClosed() {
+		return nil, 0, ErrClosed
+	}
+	t := h.lockTopic(topic)
+	e, n := t.publishLocked(kind, data, except, time.Now())
+	t.mu.Unlock()
+	h.stats.published.Add(1)
+	h.stats.enqueued.Add(uint64(n))
+	return e, n, nil
+}
+
+func (h *Hub) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+// Latest returns the latest event of a topic, or nil if it has none.
+func (h *Hub) Latest(topic string) *Event {
+	h.mu.Lock()
+	t := h.topics[topic]
+	h.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}
+
+// NewSubscriber registers a connection. If it has a client id and is that
+// id's first open connection, a join event is published on the broadcast
+// topic. It fails with ErrClosed after Close.
+func (h *Hub) NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
+	s := &Subscriber{
+		hub:       h,
+		transport: opts.Transport,
+		clientID:  opts.ClientID,
+		max:       h.queue,
+		topics:    map[string]*topic{},
+		ready:     make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	h.subs[s] = struct{}{}
+	joined := false
+	if s.clientID != "" {
+		s.presence = true
+		h.presence[s.clientID]++
+		joined = h.presence[s.clientID] == 1
+	}
+	h.mu.Unlock()
+	if joined {
+		h.publishPresence(KindJoin, s.clientID)
+	}
+	return s, nil
+}
+
+func (h *Hub) publishPresence(kind, id string) {
+	data, _ := json.Marshal(map[string]string{"client_id": id})
+	if _, _, err := h.PublishExcept(TopicBroadcast, kind, data, ""); err != nil && err != ErrClosed {
+		h.log.Debug("presence event not published", "kind", kind, "client_id", id, "err", err)
+	}
+}
+
+// forget unregisters s (called once by Subscriber.Close).
+func (h *Hub) forget(s *Subscriber) {
+	h.mu.Lock()
+	if _, ok := h.subs[s]; !ok {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.subs, s)
+	left := false
+	if s.presence {
+		h.presence[s.clientID]--
+		if h.presence[s.clientID] <= 0 {
+			delete(h.presence, s.clientID)
+			left = true
+		}
+	}
+	closed := h.closed
+	h.mu.Unlock()
+	if left && !closed {
+		h.publishPresence(KindLeave, s.clientID)
+	}
+}
+
+// Online reports how many open connections a client id has.
+func (h *Hub) Online(clientID string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.presence[clientID]
+}
+
+// DropAll kicks every connection of a transport ("" for all) with
+// ReasonDropped, as the admin endpoint does. It returns how many.
+func (h *Hub) DropAll(transport string) int {
+	return h.kickAll(transport, ReasonDropped)
+}
+
+func (h *Hub) kickAll(transport string, why error) int {
+	h.mu.Lock()
+	victims := make([]*Subscriber, 0, len(h.subs))
+	for s := range h.subs {
+		if transport == "" || s.transport == transport {
+			victims = append(victims, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range victims {
+		s.Kick(why)
+	}
+	return len(victims)
+}
+
+// Close refuses new subscribers and publishes, and kicks every connection
+// with ReasonShutdown. Connections finish their writes and close themselves.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.kickAll("", ReasonShutdown)
+}
+
+// Stats is a point-in-time snapshot of hub counters.
+type Stats struct {
+	Topics      int            `json:"topics"`
+	Connections map[string]int `json:"connections"` // by transport
+	Published   uint64         `json:"published"`
+	Enqueued    uint64         `json:"enqueued"`
+	SlowClosed  uint64         `json:"slow_closed"`
+}
+
+// Stats returns current counters.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	st := Stats{Topics: len(h.topics), Connections: map[string]int{}}
+	for s := range h.subs {
+		st.Connections[s.transport]++
+	}
+	h.mu.Unlock()
+	st.Published = h.stats.published.Load()
+	st.Enqueued = h.stats.enqueued.Load()
+	st.SlowClosed = h.stats.slowClosed.Load()
+	return st
+}

@@ -1,0 +1,76 @@
+package transports
+
+import (
+	"net"
+	"net/http"
+	"sync"
+)
+
+// Limiter caps open connections, in total and per client IP, across both
+// transports. The zero value (or a nil *Limiter) allows everything. Safe for
+// concurrent use.
+type Limiter struct {
+	// Max is the total cap; 0 means no cap.
+	Max int
+	// PerIP is the cap per remote IP; 0 means no cap.
+	PerIP int
+
+	mu    sync.Mutex
+	total int
+	byIP  map[string]int
+}
+
+// NewLimiter returns a limiter with the given caps (0 = none).
+func NewLimiter(max, perIP int) *Limiter { return &Limiter{Max: max, PerIP: perIP} }
+
+// Acquire takes a slot for ip. It returns a release func (call it once when
+// the connection ends) or ReasonTooManyConnections.
+func (l *Limiter) Acquire(ip string) (release func(), err error) {
+	if l == nil {
+		return func() {}, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.Max > 0 && l.total >= l.Max {
+		return nil, ReasonTooManyConnections
+	}
+	if l.PerIP > 0 && l.byIP[ip] >= l.PerIP {
+		return nil, ReasonTooManyConnections
+	}
+	if l.byIP == nil {
+		l.byIP = map[string]int{}
+	}
+	l.total++
+	l.byIP[ip]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			l.total--
+			if l.byIP[ip]--; l.byIP[ip] <= 0 {
+				delete(l.byIP, ip)
+			}
+			l.mu.Unlock()
+		})
+	}, nil
+}
+
+// Open returns the number of connections currently held.
+func (l *Limiter) Open() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
+// RemoteIP returns the IP part of r.RemoteAddr (proxy headers are not
+// trusted).
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

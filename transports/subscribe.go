@@ -1,0 +1,180 @@
+package transports
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SubscribeOptions control one subscription. The zero value subscribes to
+// live events only, from now on.
+type SubscribeOptions struct {
+	// After, when set, resumes: every retained event with seq > *After is
+	// queued first, exactly once and in order, before live events. If the
+	// cursor is older than the retained history, or ahead of the topic, a
+	// reset event comes first (see ResetData).
+	After *uint64
+	// Snapshot queues a snapshot event (the latest event's data, with the
+	// latest seq, kind "snapshot") when there is no cursor or after a reset,
+	// instead of replaying. Use it for topics whose every event carries the
+	// full state, such as tasks.
+	Snapshot bool
+	// EndOnTerminal ends the subscription after a terminal event (completed,
+	// failed): the item carrying it has End set. If the topic already ended,
+	// the subscription ends at once after the replay or snapshot.
+	EndOnTerminal bool
+	// Ack queues {"type":"subscribed","topic":...,"seq":<latest>} first.
+	Ack bool
+	// ID is echoed in the ack.
+	ID string
+}
+
+// Subscribe follows topic. It returns the topic's latest seq at the moment the
+// subscription began. It fails with ErrAlreadySubscribed if s already
+// follows topic, ErrInvalidTopic for a bad name, or the cause if s is closed.
+// With EndOnTerminal it fails with ErrEnded when the topic already ended and
+// the cursor has seen its end: there is nothing to send (SSE answers 204).
+func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, error) {
+	if err := ValidTopic(topic); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		err := s.cause
+		s.mu.Unlock()
+		return 0, err
+	}
+	if _, ok := s.topics[topic]; ok {
+		s.mu.Unlock()
+		return 0, ErrAlreadySubscribed
+	}
+	s.mu.Unlock()
+
+	t := s.hub.lockTopic(topic)
+	defer t.mu.Unlock()
+	latest := t.seq
+
+	var items []Item
+	if opts.Ack {
+		items = append(items, Item{Control: ControlFrame{Type: TypeSubscribed, Topic: topic, Seq: latest, ID: opts.ID}.JSON()})
+	}
+	replay, endNow := t.catchUp(opts)
+	if endNow && len(replay) == 0 {
+		return latest, ErrEnded
+	}
+	items = append(items, replay...)
+	if endNow {
+		items[len(items)-1].End = true
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, s.cause
+	}
+	if _, ok := s.topics[topic]; ok { // a concurrent Subscribe won
+		return 0, ErrAlreadySubscribed
+	}
+	for _, it := range items {
+		if !s.pushLocked(it) {
+			return 0, s.cause
+		}
+	}
+	if endNow {
+		return latest, nil
+	}
+	s.topics[topic] = t
+	t.index[s] = len(t.subs)
+	t.subs = append(t.subs, &member{sub: s, endOnTerminal: opts.EndOnTerminal})
+	t.idleAt = time.Time{}
+	return latest, nil
+}
+
+// catchUp computes what a new subscription gets before live events, and
+// whether the stream is already over. Caller holds t.mu.
+func (t *topic) catchUp(opts SubscribeOptions) (items []Item, endNow bool) {
+	var lastKind string
+	if t.last != nil {
+		lastKind = t.last.Kind
+	}
+	snapshot := func() {
+		if t.last == nil {
+			return
+		}
+		items = append(items, Item{Event: NewEvent(t.name, t.last.Seq, KindSnapshot, t.last.Data, t.last.Time)})
+	}
+	switch {
+	case opts.After == nil:
+		if opts.Snapshot {
+			snapshot()
+		}
+	default:
+		cursor := *opts.After
+		first := t.firstSeq()
+		switch {
+		case cursor > t.seq:
+			items = append(items, Item{Event: t.reset(ResetData{Reason: ResetCursorAhead, Cursor: cursor, LostFrom: cursor + 1, LostTo: t.seq, FirstAvailable: first, Latest: t.seq}, t.seq)})
+			if opts.Snapshot {
+				snapshot()
+			} else {
+				items = appendEvents(items, t.after(first-1))
+			}
+		case cursor+1 < first:
+			items = append(items, Item{Event: t.reset(ResetData{Reason: ResetHistoryExpired, Cursor: cursor, LostFrom: cursor + 1, LostTo: first - 1, FirstAvailable: first, Latest: t.seq}, first-1)})
+			if opts.Snapshot {
+				snapshot()
+			} else {
+				items = appendEvents(items, t.after(first-1))
+			}
+		default:
+			items = appendEvents(items, t.after(cursor))
+		}
+	}
+	endNow = opts.EndOnTerminal && IsTerminal(lastKind)
+	return items, endNow
+}
+
+func appendEvents(items []Item, evs []*Event) []Item {
+	for _, e := range evs {
+		items = append(items, Item{Event: e})
+	}
+	return items
+}
+
+// reset builds a reset event whose seq is the client's new cursor.
+func (t *topic) reset(d ResetData, seq uint64) *Event {
+	b, _ := json.Marshal(d)
+	return NewEvent(t.name, seq, KindReset, b, time.Now())
+}
+
+// Unsubscribe stops following topic. Events already queued stay queued.
+func (s *Subscriber) Unsubscribe(topic string) error {
+	s.mu.Lock()
+	t, ok := s.topics[topic]
+	if ok {
+		delete(s.topics, topic)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return ErrNotSubscribed
+	}
+	t.remove(s)
+	return nil
+}
+
+// untrack forgets t after the topic itself removed s (terminal event).
+// Caller holds t.mu, not s.mu.
+func (s *Subscriber) untrack(t *topic) {
+	s.mu.Lock()
+	if s.topics[t.name] == t {
+		delete(s.topics, t.name)
+	}
+	s.mu.Unlock()
+}
+
+// Following reports whether s follows topic.
+func (s *Subscriber) Following(topic string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.topics[topic]
+	return ok
+}

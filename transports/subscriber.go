@@ -1,0 +1,180 @@
+package transports
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// An Item is one entry of a subscriber's queue: an event, or a control frame
+// the connection itself wants written in order with its events.
+type Item struct {
+	Event   *Event // an event (shared; do not modify)
+	Control []byte // a control frame, when Event is nil
+
+	// End is set on the last item of a topic whose stream ended (a task's
+	// terminal event, or a snapshot of an already finished task). The
+	// subscription is already gone when the item is queued.
+	End bool
+}
+
+// A Subscriber is one connection's view of the hub: the topics it follows
+// and one bounded queue of items in delivery order. The hub only ever
+// enqueues (never blocks, never touches the socket); the connection's single
+// writer drains the queue. When the queue is full the subscriber is closed
+// with [ReasonSlowConsumer]: the client reconnects and resumes from its
+// cursor, so a slow client loses nothing while history covers it and never
+// delays anyone else.
+//
+// Subscribe, Unsubscribe, Send and Close are safe for concurrent use;
+// Drain must be called by one goroutine (the writer).
+type Subscriber struct {
+	hub       *Hub
+	transport string
+	clientID  string
+	max       int
+
+	mu     sync.Mutex
+	queue  []Item
+	topics map[string]*topic // topics followed; guarded by mu
+	closed bool
+	cause  error
+
+	ready chan struct{} // cap 1: something was queued
+	done  chan struct{} // closed when the subscriber is closed
+
+	presence bool // joined the client's presence (decremented on Close)
+	queued   atomic.Uint64
+}
+
+// SubscriberOptions describe a connection.
+type SubscriberOptions struct {
+	// Transport labels the connection ("ws", "sse"); DropAll and Stats use it.
+	Transport string
+	// ClientID, when set, is the connection's client identity: it counts for
+	// presence (join/leave events on the broadcast topic), and broadcast_except
+	// messages from this id skip the connection.
+	ClientID string
+}
+
+// Transport returns the transport label given at creation.
+func (s *Subscriber) Transport() string { return s.transport }
+
+// ClientID returns the client id given at creation ("" for anonymous).
+func (s *Subscriber) ClientID() string { return s.clientID }
+
+// Ready is signalled whenever items were queued. Call Drain after it fires.
+func (s *Subscriber) Ready() <-chan struct{} { return s.ready }
+
+// Done is closed when the subscriber is closed; Cause says why.
+func (s *Subscriber) Done() <-chan struct{} { return s.done }
+
+// Cause returns why the subscriber was closed (a *CloseReason or nil while open).
+func (s *Subscriber) Cause() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cause
+}
+
+// Drain appends every queued item to dst, in order, and empties the queue.
+func (s *Subscriber) Drain(dst []Item) []Item {
+	s.mu.Lock()
+	dst = append(dst, s.queue...)
+	clear(s.queue)
+	if cap(s.queue) > 256 {
+		s.queue = nil // let a burst's buffer go; idle connections stay small
+	} else {
+		s.queue = s.queue[:0]
+	}
+	s.mu.Unlock()
+	return dst
+}
+
+// Len is the number of queued items.
+func (s *Subscriber) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// Send queues a control frame behind the events already queued. It returns
+// false when the subscriber is closed or its queue is full (which closes it).
+func (s *Subscriber) Send(control []byte) bool {
+	s.mu.Lock()
+	ok := s.pushLocked(Item{Control: control})
+	s.mu.Unlock()
+	return ok
+}
+
+// push queues one item; the caller holds no subscriber lock.
+func (s *Subscriber) push(it Item) bool {
+	s.mu.Lock()
+	ok := s.pushLocked(it)
+	s.mu.Unlock()
+	return ok
+}
+
+func (s *Subscriber) pushLocked(it Item) bool {
+	if s.closed {
+		return false
+	}
+	if len(s.queue) >= s.max {
+		s.closeLocked(ReasonSlowConsumer)
+		s.hub.stats.slowClosed.Add(1)
+		return false
+	}
+	s.queue = append(s.queue, it)
+	s.queued.Add(1)
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// closeLocked marks the subscriber closed; topics drop it lazily (fan-out
+// skips closed subscribers) and for good in Close.
+func (s *Subscriber) closeLocked(cause error) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.cause = cause
+	clear(s.queue)
+	s.queue = nil
+	close(s.done)
+}
+
+// Kick closes the subscriber with a cause without unregistering it; the
+// connection notices Done, writes the close, and then calls Close. It is what
+// the hub uses for shutdown and admin drops.
+func (s *Subscriber) Kick(cause error) {
+	s.mu.Lock()
+	s.closeLocked(cause)
+	s.mu.Unlock()
+}
+
+// Close unsubscribes from every topic, leaves presence and releases the
+// subscriber. It is idempotent; connections defer it. A cause given here is
+// kept only if none was set before (nil means a normal close by the client).
+func (s *Subscriber) Close(cause error) {
+	s.mu.Lock()
+	s.closeLocked(cause)
+	topics := s.topics
+	s.topics = nil
+	s.mu.Unlock()
+	for _, t := range topics {
+		t.remove(s)
+	}
+	s.hub.forget(s)
+}
+
+// Topics returns the topics the subscriber follows.
+func (s *Subscriber) Topics() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.topics))
+	for name := range s.topics {
+		out = append(out, name)
+	}
+	return out
+}

@@ -1,0 +1,117 @@
+package transports
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// topic holds one topic's sequence, bounded history and subscribers. Its
+// mutex orders publishes and subscribes, which is what makes resume exact: a
+// subscriber either sees an event in the replay or in the live fan-out, never
+// both, never neither.
+type topic struct {
+	name string
+
+	mu      sync.Mutex
+	seq     uint64
+	last    *Event   // latest event, kept even with no history (snapshots)
+	ring    []*Event // history, oldest at ring[start], len(ring) <= cap
+	start   int
+	cap     int
+	subs    []*member
+	index   map[*Subscriber]int // position in subs
+	idleAt  time.Time           // when the last subscriber left (zero while it has some)
+	removed bool                // swept from the hub; callers retry with a fresh topic
+}
+
+// member is one subscriber's subscription to the topic.
+type member struct {
+	sub           *Subscriber
+	endOnTerminal bool
+}
+
+func newTopic(name string, history int, now time.Time) *topic {
+	return &topic{name: name, cap: history, index: map[*Subscriber]int{}, idleAt: now}
+}
+
+// appendHistory adds e to the ring.
+func (t *topic) appendHistory(e *Event) {
+	t.last = e
+	if t.cap <= 0 {
+		return
+	}
+	if len(t.ring) < t.cap {
+		t.ring = append(t.ring, e)
+		return
+	}
+	t.ring[t.start] = e
+	t.start = (t.start + 1) % t.cap
+}
+
+// firstSeq is the oldest retained seq (latest+1 when nothing is retained).
+func (t *topic) firstSeq() uint64 { return t.seq - uint64(len(t.ring)) + 1 }
+
+// after returns the retained events with seq > cursor, oldest first.
+// The caller checked cursor+1 >= firstSeq.
+func (t *topic) after(cursor uint64) []*Event {
+	if cursor >= t.seq {
+		return nil
+	}
+	skip := int(cursor + 1 - t.firstSeq())
+	n := len(t.ring) - skip
+	out := make([]*Event, 0, n)
+	for i := skip; i < len(t.ring); i++ {
+		out = append(out, t.ring[(t.start+i)%len(t.ring)])
+	}
+	return out
+}
+
+// publish assigns the next seq, records and fans out. Caller holds t.mu.
+func (t *topic) publishLocked(kind string, data json.RawMessage, except string, now time.Time) (*Event, int) {
+	t.seq++
+	e := NewEvent(t.name, t.seq, kind, data, now)
+	e.Except = except
+	t.appendHistory(e)
+	terminal := IsTerminal(kind)
+	n := 0
+	for i := 0; i < len(t.subs); i++ {
+		m := t.subs[i]
+		if except != "" && m.sub.clientID == except {
+			continue
+		}
+		end := terminal && m.endOnTerminal
+		if m.sub.push(Item{Event: e, End: end}) {
+			n++
+		}
+		if end {
+			t.removeAt(i)
+			m.sub.untrack(t)
+			i--
+		}
+	}
+	return e, n
+}
+
+func (t *topic) removeAt(i int) {
+	last := len(t.subs) - 1
+	delete(t.index, t.subs[i].sub)
+	if i != last {
+		t.subs[i] = t.subs[last]
+		t.index[t.subs[i].sub] = i
+	}
+	t.subs[last] = nil
+	t.subs = t.subs[:last]
+	if len(t.subs) == 0 {
+		t.idleAt = time.Now()
+	}
+}
+
+// remove drops s from the topic, if present.
+func (t *topic) remove(s *Subscriber) {
+	t.mu.Lock()
+	if i, ok := t.index[s]; ok {
+		t.removeAt(i)
+	}
+	t.mu.Unlock()
+}
