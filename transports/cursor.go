@@ -98,3 +98,7 @@ func parseSeq(s string) (uint64, error) {
 	}
 	return n, nil
 }
+
+// Advance records that e was delivered: the topic's cursor becomes e.Seq
+// (a reset's seq is the new cursor, a snapshot's seq the state it reflects).
+func (c Cursors) Advance(e *Event) { c[e.Topic] = e.Seq }

@@ -1,0 +1,161 @@
+package transports
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+)
+
+// A Stream is what one connection asks for. Both transports build it from
+// the connect request (ParseConnect) or from a Resolver (single-topic
+// streams such as /ws/tasks/:id), then Attach it to the hub.
+type Stream struct {
+	// ClientID identifies the client (optional). A connection with a client
+	// id also follows its personal topic client:<id> and the broadcast topic.
+	ClientID string
+	// Topics are the explicitly requested topics.
+	Topics []string
+	// Cursors resume topics (last seq received per topic); a topic without a
+	// cursor starts live (or with a snapshot, see Snapshot).
+	Cursors Cursors
+	// Single names the stream's only topic when it is a single-topic stream:
+	// its cursor is the bare seq and its SSE id is the bare seq.
+	Single string
+	// Snapshot and EndOnTerminal apply to every topic; see SubscribeOptions.
+	Snapshot      bool
+	EndOnTerminal bool
+}
+
+// A Resolver maps a request to a single-topic Stream (for example a task id
+// in the path to task:<id>). It returns an error wrapping ReasonNotFound when
+// there is no such stream, which each transport reports in its own way.
+type Resolver func(r *http.Request) (Stream, error)
+
+// AllTopics is the de-duplicated list of topics the stream follows, in
+// order: personal, broadcast, then the requested topics.
+func (s Stream) AllTopics() []string {
+	var out []string
+	if s.ClientID != "" {
+		out = append(out, ClientTopic(s.ClientID), TopicBroadcast)
+	}
+	for _, t := range s.Topics {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// CursorID formats the stream's resume position as an SSE id.
+func (s Stream) CursorID(c Cursors) string { return c.Format(s.Single) }
+
+// ParseConnect reads a multi-topic connect request:
+//
+//	?client_id=alice&topic=news&topic=chat&last_event_id=broadcast=3,news=17
+//
+// The SSE Last-Event-ID header, when present, wins over last_event_id.
+func ParseConnect(r *http.Request) (Stream, *ErrorFrame) {
+	q := r.URL.Query()
+	s := Stream{ClientID: q.Get("client_id"), Topics: q["topic"]}
+	fields := map[string]string{}
+	if len(q["client_id"]) > 1 {
+		fields["client_id"] = "given more than once"
+	}
+	if s.ClientID != "" {
+		if err := ValidClientID(s.ClientID); err != nil {
+			fields["client_id"] = err.Error()
+		}
+	}
+	if len(s.Topics) > 64 {
+		fields["topic"] = "more than 64 topics"
+	}
+	for _, t := range s.Topics {
+		if err := ValidTopic(t); err != nil {
+			fields["topic"] = err.Error()
+			break
+		}
+		if !CanSubscribe(s.ClientID, t) {
+			fields["topic"] = fmt.Sprintf("%s is another client's personal topic", t)
+			break
+		}
+	}
+	all := s.AllTopics()
+	if len(all) == 1 {
+		s.Single = all[0]
+	}
+	cursor := q.Get("last_event_id")
+	if h := r.Header.Get("Last-Event-ID"); h != "" {
+		cursor = h
+	}
+	if len(fields) == 0 && cursor != "" {
+		c, err := ParseCursors(cursor, s.Single)
+		if err != nil {
+			fields["last_event_id"] = err.Error()
+		}
+		for t := range c {
+			if !slices.Contains(all, t) {
+				fields["last_event_id"] = fmt.Sprintf("names topic %s, which this stream does not follow", t)
+			}
+		}
+		s.Cursors = c
+	}
+	if len(fields) > 0 {
+		f := NewErrorFrame(CodeInvalidMessage, "bad connect request")
+		f.Fields = fields
+		return Stream{}, &f
+	}
+	return s, nil
+}
+
+// ResumeCursor reads the cursor of a single-topic stream from the
+// Last-Event-ID header or the last_event_id query parameter.
+func ResumeCursor(r *http.Request, topic string) (Cursors, *ErrorFrame) {
+	cursor := r.URL.Query().Get("last_event_id")
+	if h := r.Header.Get("Last-Event-ID"); h != "" {
+		cursor = h
+	}
+	c, err := ParseCursors(cursor, topic)
+	if err != nil {
+		f := NewErrorFrame(CodeInvalidMessage, "bad resume cursor")
+		f.Fields = map[string]string{"last_event_id": err.Error()}
+		return nil, &f
+	}
+	return c, nil
+}
+
+// Attach registers a connection for s and subscribes it to every topic of
+// the stream, resuming where cursors say. On error nothing stays registered.
+// ErrEnded means a single-topic stream had already ended at the cursor.
+//
+// The returned cursors are the stream's starting position: the given cursor
+// for resumed topics, the latest seq for topics that start live. A writer
+// advances them with every event it writes (see Cursors.Advance) and formats
+// them as the SSE id.
+func (h *Hub) Attach(transport string, s Stream) (*Subscriber, Cursors, error) {
+	sub, err := h.NewSubscriber(SubscriberOptions{Transport: transport, ClientID: s.ClientID})
+	if err != nil {
+		return nil, nil, err
+	}
+	start := Cursors{}
+	for _, t := range s.AllTopics() {
+		opts := SubscribeOptions{Snapshot: s.Snapshot, EndOnTerminal: s.EndOnTerminal}
+		c, resumed := s.Cursors[t]
+		if resumed {
+			opts.After = &c
+		}
+		latest, err := sub.Subscribe(t, opts)
+		if err != nil {
+			sub.Close(nil)
+			return nil, nil, err
+		}
+		if !resumed {
+			c = latest
+		}
+		start[t] = c
+	}
+	return sub, start, nil
+}
+
+// Done reports whether err means the stream simply finished.
+func Done(err error) bool { return errors.Is(err, ErrEnded) }
