@@ -1,0 +1,1 @@
+// placeholder; the real app follows.
