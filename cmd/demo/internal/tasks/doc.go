@@ -1,0 +1,30 @@
+// Package tasks runs the demo's simulated file-processing tasks and publishes
+// their progress.
+//
+// A task processes Files "files", one every StepMS milliseconds, and fails at
+// file FailAt when that is set. The [Runner] executes tasks in a bounded
+// worker pool fed by a bounded queue, keeps their state in a [Store] and
+// publishes every state change to the topic task:<id> through a
+// transports.Publisher — it does not know which transports, if any, deliver
+// the events.
+//
+// # Events
+//
+// Every event's data is the task's full state (the JSON form of [Task]), so
+// the latest event alone is a complete snapshot:
+//
+//	seq 1        "queued"     status queued, progress 0
+//	seq 2..N+1   "progress"   one per file, published when the file starts:
+//	                          status running, progress (i-1)*100/N, message "processing i/N"
+//	seq N+2      "completed"  status completed, progress 100, result
+//	   or        "failed"     status failed, error (after file FailAt, or on shutdown)
+//
+// A task therefore publishes exactly Files+2 events when it completes and
+// FailAt+2 when it fails at FailAt.
+//
+// # Shutdown
+//
+// [Runner.Shutdown] refuses new tasks and ends every queued and running task
+// as failed with the error "server shutting down", publishing that terminal
+// event, so no task is left running forever. Call it before closing the hub.
+package tasks
