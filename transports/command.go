@@ -86,6 +86,9 @@ func ParseCommand(b []byte) (Command, *ErrorFrame) {
 			fields[name] = "must be a string"
 			return ""
 		}
+		if s == "" && required {
+			fields[name] = "must not be empty"
+		}
 		return s
 	}
 	c.ID = str("id", raw.ID, false)
@@ -120,8 +123,6 @@ func ParseCommand(b []byte) (Command, *ErrorFrame) {
 	case CmdBroadcast, CmdBroadcastExcept, CmdPersonal:
 		c.Message = str("message", raw.Message, true)
 		switch {
-		case raw.Message != nil && c.Message == "" && fields["message"] == "":
-			fields["message"] = "must not be empty"
 		case len(c.Message) > MaxMessageLen:
 			fields["message"] = fmt.Sprintf("longer than %d bytes", MaxMessageLen)
 		case !utf8.ValidString(c.Message):
