@@ -57,6 +57,7 @@ type Hub struct {
 	topics    map[string]*topic
 	subs      map[*Subscriber]struct{}
 	presence  map[string]int // client id → open connections
+	conns     map[string]int // transport → registered subscribers
 	closed    bool
 	lastSweep time.Time
 
@@ -79,6 +80,7 @@ func NewHub(cfg HubConfig) *Hub {
 		topics:   map[string]*topic{},
 		subs:     map[*Subscriber]struct{}{},
 		presence: map[string]int{},
+		conns:    map[string]int{},
 	}
 	if h.history == 0 {
 		h.history = DefaultHistory
@@ -196,7 +198,6 @@ func (h *Hub) NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 		transport: opts.Transport,
 		clientID:  opts.ClientID,
 		max:       h.queue,
-		topics:    map[string]*topic{},
 		ready:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
@@ -206,6 +207,7 @@ func (h *Hub) NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 		return nil, ErrClosed
 	}
 	h.subs[s] = struct{}{}
+	h.conns[s.transport]++
 	joined := false
 	if s.clientID != "" {
 		s.presence = true
@@ -234,6 +236,9 @@ func (h *Hub) forget(s *Subscriber) {
 		return
 	}
 	delete(h.subs, s)
+	if h.conns[s.transport]--; h.conns[s.transport] <= 0 {
+		delete(h.conns, s.transport)
+	}
 	left := false
 	if s.presence {
 		h.presence[s.clientID]--
@@ -298,9 +303,9 @@ type Stats struct {
 // Stats returns current counters.
 func (h *Hub) Stats() Stats {
 	h.mu.Lock()
-	st := Stats{Topics: len(h.topics), Connections: map[string]int{}}
-	for s := range h.subs {
-		st.Connections[s.transport]++
+	st := Stats{Topics: len(h.topics), Connections: make(map[string]int, len(h.conns))}
+	for tr, n := range h.conns {
+		st.Connections[tr] = n
 	}
 	h.mu.Unlock()
 	st.Published = h.stats.published.Load()

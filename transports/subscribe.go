@@ -43,7 +43,7 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 		s.mu.Unlock()
 		return 0, err
 	}
-	if _, ok := s.topics[topic]; ok {
+	if s.find(topic) >= 0 {
 		s.mu.Unlock()
 		return 0, ErrAlreadySubscribed
 	}
@@ -71,7 +71,7 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 	if s.closed {
 		return 0, s.cause
 	}
-	if _, ok := s.topics[topic]; ok { // a concurrent Subscribe won
+	if s.find(topic) >= 0 { // a concurrent Subscribe won
 		return 0, ErrAlreadySubscribed
 	}
 	for _, it := range items {
@@ -82,7 +82,7 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 	if endNow {
 		return latest, nil
 	}
-	s.topics[topic] = t
+	s.topics = append(s.topics, t)
 	t.index[s] = len(t.subs)
 	t.subs = append(t.subs, &member{sub: s, endOnTerminal: opts.EndOnTerminal})
 	t.idleAt = time.Time{}
@@ -149,14 +149,14 @@ func (t *topic) reset(d ResetData, seq uint64) *Event {
 // Unsubscribe stops following topic. Events already queued stay queued.
 func (s *Subscriber) Unsubscribe(topic string) error {
 	s.mu.Lock()
-	t, ok := s.topics[topic]
-	if ok {
-		delete(s.topics, topic)
-	}
-	s.mu.Unlock()
-	if !ok {
+	i := s.find(topic)
+	if i < 0 {
+		s.mu.Unlock()
 		return ErrNotSubscribed
 	}
+	t := s.topics[i]
+	s.drop(i)
+	s.mu.Unlock()
 	t.remove(s)
 	return nil
 }
@@ -165,8 +165,8 @@ func (s *Subscriber) Unsubscribe(topic string) error {
 // Caller holds t.mu, not s.mu.
 func (s *Subscriber) untrack(t *topic) {
 	s.mu.Lock()
-	if s.topics[t.name] == t {
-		delete(s.topics, t.name)
+	if i := s.find(t.name); i >= 0 && s.topics[i] == t {
+		s.drop(i)
 	}
 	s.mu.Unlock()
 }
@@ -175,6 +175,5 @@ func (s *Subscriber) untrack(t *topic) {
 func (s *Subscriber) Following(topic string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.topics[topic]
-	return ok
+	return s.find(topic) >= 0
 }

@@ -35,7 +35,7 @@ type Subscriber struct {
 
 	mu     sync.Mutex
 	queue  []Item
-	topics map[string]*topic // topics followed; guarded by mu
+	topics []*topic // topics followed (few per connection); guarded by mu
 	closed bool
 	cause  error
 
@@ -173,8 +173,26 @@ func (s *Subscriber) Topics() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]string, 0, len(s.topics))
-	for name := range s.topics {
-		out = append(out, name)
+	for _, t := range s.topics {
+		out = append(out, t.name)
 	}
 	return out
+}
+
+// find returns the index of topic in s.topics, or -1. Caller holds s.mu.
+func (s *Subscriber) find(name string) int {
+	for i, t := range s.topics {
+		if t.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// drop removes s.topics[i]. Caller holds s.mu.
+func (s *Subscriber) drop(i int) {
+	last := len(s.topics) - 1
+	s.topics[i] = s.topics[last]
+	s.topics[last] = nil
+	s.topics = s.topics[:last]
 }
