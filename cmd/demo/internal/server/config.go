@@ -1,0 +1,193 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path"
+	"time"
+)
+
+// Defaults of Config (and of the demo's flags).
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultHistory         = 1000
+	DefaultQueueSize       = 4096
+	DefaultHeartbeat       = 15 * time.Second
+	DefaultIdleTimeout     = 45 * time.Second
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultSSERetry        = 2 * time.Second
+	DefaultReadLimit       = 32 << 10
+	DefaultMaxBody         = 64 << 10
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultHeaderTimeout   = 10 * time.Second
+	DefaultWorkers         = 8
+	DefaultTaskQueue       = 1000
+
+	// DefaultMaxConns is the --max-conns default: the open-files hard limit
+	// of our target hosts (20,000) minus a reserve of 500 descriptors for
+	// listeners, API requests, logs and /proc reads, so that the limiter
+	// refuses a connection cleanly before accept(2) fails with EMFILE.
+	// Go raises the soft RLIMIT_NOFILE to the hard limit at start-up.
+	DefaultMaxConns = 19500
+)
+
+// Config configures a Server. The zero value is usable: every zero field
+// takes the documented default, except MaxConns and MaxConnsPerIP (0 means no
+// cap; the --max-conns flag defaults to DefaultMaxConns) and the optional
+// AllowOrigins, AdminToken, HTTPWriteTimeout and Logger.
+type Config struct {
+	// Addr is the TCP listen address. Default "127.0.0.1:8080"; port 0
+	// picks a free port (see Server.URL).
+	Addr string
+	// History is how many events each topic keeps for resume. 0 means
+	// DefaultHistory (1,000); a negative value keeps none (task snapshots
+	// still work: the latest event is always kept).
+	History int
+	// QueueSize bounds each connection's queue of undelivered items; a
+	// connection whose queue fills is closed as a slow consumer. Default 4,096.
+	QueueSize int
+	// Heartbeat is the interval of WebSocket pings and SSE comment lines.
+	// Default 15s.
+	Heartbeat time.Duration
+	// IdleTimeout closes a WebSocket peer silent for that long. Default 45s.
+	IdleTimeout time.Duration
+	// WriteTimeout is the deadline of every write to a stream. Default 10s.
+	WriteTimeout time.Duration
+	// SSERetry is the retry: field sent to SSE clients. Default 2s.
+	SSERetry time.Duration
+	// ReadLimit is the largest WebSocket message accepted (over it: close
+	// 1009). Default 32 KiB.
+	ReadLimit int64
+	// MaxConns caps open stream connections across both transports
+	// (0 = no cap).
+	MaxConns int
+	// MaxConnsPerIP caps open stream connections per client IP across both
+	// transports (0 = no cap).
+	MaxConnsPerIP int
+	// AllowOrigins are extra Origin patterns (path.Match syntax on the host,
+	// as coder/websocket's OriginPatterns) allowed to open WebSockets; the
+	// server's own host is always allowed.
+	AllowOrigins []string
+	// AdminToken, when set, enables POST /api/admin/drop for requests with
+	// "Authorization: Bearer <token>" on any listen address. When empty,
+	// the endpoint is enabled only if the server listens on a loopback
+	// address.
+	AdminToken string
+	// Workers is the task worker pool size. Default 8.
+	Workers int
+	// TaskQueue bounds tasks waiting for a worker; a full queue answers 503.
+	// Default 1,000.
+	TaskQueue int
+	// MaxBody bounds POST bodies (over it: 413). Default 64 KiB.
+	MaxBody int64
+	// ShutdownTimeout bounds Run's graceful shutdown. Default 10s.
+	ShutdownTimeout time.Duration
+	// HTTPWriteTimeout sets http.Server.WriteTimeout. Leave it 0: streams
+	// are long-lived responses and set their own per-write deadlines. It
+	// exists so tests can prove that a server-wide timeout does not cut
+	// streams.
+	HTTPWriteTimeout time.Duration
+	// Logger receives the server's records; nil is silent.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with zero fields defaulted.
+func (c Config) withDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.History == 0 {
+		c.History = DefaultHistory
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	def(&c.Heartbeat, DefaultHeartbeat)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.SSERetry, DefaultSSERetry)
+	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.ReadLimit == 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.TaskQueue == 0 {
+		c.TaskQueue = DefaultTaskQueue
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every out-of-range field (after defaults), naming the
+// flag that sets it.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(flag, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("--%s: "+format, append([]any{flag}, a...)...))
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr", "%q is not host:port: %v", c.Addr, err)
+	} else if port == "" {
+		bad("addr", "%q has no port", c.Addr)
+	}
+	if c.QueueSize < 1 {
+		bad("queue-size", "must be at least 1")
+	}
+	durs := []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"heartbeat", c.Heartbeat}, {"idle-timeout", c.IdleTimeout}, {"write-timeout", c.WriteTimeout},
+		{"sse-retry", c.SSERetry}, {"shutdown-timeout", c.ShutdownTimeout},
+	}
+	for _, d := range durs {
+		if d.v < 0 {
+			bad(d.flag, "must be positive, got %v", d.v)
+		}
+	}
+	if c.IdleTimeout > 0 && c.Heartbeat > 0 && c.IdleTimeout <= c.Heartbeat {
+		bad("idle-timeout", "%v must be longer than --heartbeat %v (a peer answers pings)", c.IdleTimeout, c.Heartbeat)
+	}
+	if c.HTTPWriteTimeout < 0 {
+		bad("http-write-timeout", "must not be negative")
+	}
+	if c.ReadLimit < 1 {
+		bad("read-limit", "must be at least 1 byte")
+	}
+	if c.MaxConns < 0 {
+		bad("max-conns", "must be >= 0 (0 = no cap)")
+	}
+	if c.MaxConnsPerIP < 0 {
+		bad("max-conns-per-ip", "must be >= 0 (0 = no cap)")
+	}
+	if c.Workers < 1 || c.Workers > 10000 {
+		bad("workers", "must be between 1 and 10000")
+	}
+	if c.TaskQueue < 1 || c.TaskQueue > 1000000 {
+		bad("task-queue", "must be between 1 and 1000000")
+	}
+	if c.MaxBody < 1 {
+		bad("max-body", "must be at least 1 byte")
+	}
+	for _, o := range c.AllowOrigins {
+		if _, err := path.Match(o, ""); o == "" || err != nil {
+			bad("allow-origin", "%q is not a valid origin pattern (path.Match syntax)", o)
+		}
+	}
+	return errors.Join(errs...)
+}
