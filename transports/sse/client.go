@@ -1,0 +1,321 @@
+package sse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	gosse "github.com/tmaxmax/go-sse"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// Client read buffer: small to start (an idle client holds only this), grown
+// by go-sse's parser up to maxEventSize for larger events.
+const (
+	readBufSize  = 1 << 10
+	maxEventSize = 1 << 20
+)
+
+// ClientConfig configures a Client. URL is required.
+type ClientConfig struct {
+	// URL is the stream's URL, such as http://host/sse?client_id=alice or
+	// http://host/sse/tasks/42. A last_event_id query parameter resumes the
+	// first connection.
+	URL string
+	// Topics are added to URL as topic= query parameters.
+	Topics []string
+	// HTTPClient makes the requests; nil means a client on
+	// http.DefaultTransport. Its Timeout must be zero (it would cut the
+	// stream). To bind a local source address (the load generator spreads
+	// clients over 127.0.0.x), give it a Transport whose DialContext uses a
+	// net.Dialer with LocalAddr set. Connections are reused across
+	// reconnects when a response ended cleanly.
+	HTTPClient *http.Client
+	// Backoff schedules reconnects. It is handed to go-sse's client
+	// (Initial → InitialInterval, Max → MaxInterval, Multiplier, Jitter;
+	// go-sse's jitter spreads a delay d over d·(1±Jitter)). As in a browser,
+	// the server's retry: field replaces the initial delay: after a stream
+	// that sent retry: N ends, the next attempt waits about N, and
+	// attempts that keep failing grow from there by Multiplier up to Max.
+	Backoff transports.Backoff
+	// OnEvent receives every event frame, decoded. It is called on Run's
+	// goroutine, in order; it must not block for long.
+	OnEvent func(transports.WireEvent)
+	// OnControl receives every other data frame (error frames such as
+	// too_many_connections), raw. Called like OnEvent.
+	OnControl func(raw []byte)
+	// OnState is told about connection state changes, on Run's goroutine.
+	OnState func(ClientState)
+}
+
+// ClientState is a Client's connection state.
+type ClientState int
+
+// Client states, in the order a connection goes through them.
+const (
+	StateConnecting   ClientState = iota // Run started; the first attempt is under way
+	StateConnected                       // a stream is open (its first frame arrived)
+	StateReconnecting                    // the stream ended or an attempt failed; another one follows
+	StateClosed                          // Run returned
+)
+
+func (s ClientState) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateReconnecting:
+		return "reconnecting"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("ClientState(%d)", int(s))
+}
+
+// ClientStats are a Client's counters.
+type ClientStats struct {
+	Connects   uint64 // streams opened
+	Reconnects uint64 // streams opened after the first
+	Resets     uint64 // reset events received (history was lost)
+	Events     uint64 // event frames received
+	Bytes      uint64 // response body bytes read, SSE framing included
+	Pings      uint64 // heartbeats received (comment lines and ping frames)
+	Refused    uint64 // stream responses that only carried a too_many_connections or unavailable error
+}
+
+// Client follows one SSE stream with go-sse's Client and Connection:
+// go-sse parses the stream, honours retry:, resends Last-Event-ID on every
+// reconnect and backs off between attempts; Client decodes events and
+// counts. Stats is safe for concurrent use; Run must not be called
+// concurrently with itself.
+type Client struct {
+	cfg ClientConfig
+
+	// Owned by Run's goroutine (go-sse calls back on it).
+	lastID   string // last id seen: the resume position
+	fresh    bool   // a response was accepted and its first frame is due
+	attempts int    // failed attempts since the last open stream (our own retries)
+
+	connects, reconnects, resets, events, bytes, pings, refused atomic.Uint64
+}
+
+// NewClient returns a Client for cfg; Run connects it.
+func NewClient(cfg ClientConfig) *Client { return &Client{cfg: cfg} }
+
+// Stats returns a snapshot of the counters.
+func (c *Client) Stats() ClientStats {
+	return ClientStats{
+		Connects:   c.connects.Load(),
+		Reconnects: c.reconnects.Load(),
+		Resets:     c.resets.Load(),
+		Events:     c.events.Load(),
+		Bytes:      c.bytes.Load(),
+		Pings:      c.pings.Load(),
+		Refused:    c.refused.Load(),
+	}
+}
+
+// StatusError is a response that is not a stream: a 4xx or 5xx with
+// twinstream's JSON error body (Frame is zero when the body was not one).
+type StatusError struct {
+	StatusCode int
+	Frame      transports.ErrorFrame
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("sse: server answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Frame.Code != "" {
+		msg += ": " + e.Frame.Error()
+	}
+	return msg
+}
+
+// Temporary reports whether trying again later may succeed (5xx, 408, 429).
+func (e *StatusError) Temporary() bool {
+	return e.StatusCode >= 500 || e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests
+}
+
+// errEnded marks a 204: the stream is over for good.
+var errEnded = errors.New("sse: stream ended (204 No Content)")
+
+// Run follows the stream until it ends for good or ctx is done. It
+// reconnects, resuming with Last-Event-ID, whenever a response ends or the
+// connection fails, and also after 5xx, 408 and 429 answers. It returns nil
+// when the server answers 204 (a finished task stream), ctx.Err() when ctx
+// is done, and a *StatusError for any other non-stream answer (400, 404...).
+func (c *Client) Run(ctx context.Context) error {
+	c.setState(StateConnecting)
+	defer c.setState(StateClosed)
+	u, err := url.Parse(c.cfg.URL)
+	if err != nil {
+		return fmt.Errorf("sse: bad URL: %w", err)
+	}
+	q := u.Query()
+	for _, t := range c.cfg.Topics {
+		q.Add("topic", t)
+	}
+	if id := q.Get("last_event_id"); id != "" && c.lastID == "" {
+		c.lastID = id
+	}
+	gc := &gosse.Client{
+		HTTPClient:        c.httpClient(),
+		Backoff:           goSSEBackoff(c.cfg.Backoff),
+		ResponseValidator: c.validate,
+		OnRetry:           func(error, time.Duration) { c.setState(StateReconnecting) },
+	}
+	buf := make([]byte, 0, readBufSize)
+	for {
+		// go-sse resends Last-Event-ID within one Connection; a new
+		// Connection (after a 5xx) carries the position in the query, which
+		// the header overrides once go-sse has one.
+		if c.lastID != "" {
+			q.Set("last_event_id", c.lastID)
+		}
+		u.RawQuery = q.Encode()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return fmt.Errorf("sse: %w", err)
+		}
+		conn := gc.NewConnection(req)
+		conn.Buffer(buf, maxEventSize)
+		conn.SubscribeMessages(c.handle)
+		err = conn.Connect()
+		var se *StatusError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, errEnded):
+			return nil
+		case errors.As(err, &se) && se.Temporary():
+			c.attempts++
+			c.setState(StateReconnecting)
+			t := time.NewTimer(c.cfg.Backoff.Delay(c.attempts))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		case errors.As(err, &se):
+			return se
+		default:
+			return err
+		}
+	}
+}
+
+// validate is go-sse's ResponseValidator. Its errors end Connect.
+func (c *Client) validate(res *http.Response) error {
+	switch res.StatusCode {
+	case http.StatusOK:
+		if err := gosse.DefaultValidator(res); err != nil {
+			return err
+		}
+		c.fresh = true
+		return nil
+	case http.StatusNoContent:
+		return errEnded
+	}
+	se := &StatusError{StatusCode: res.StatusCode}
+	if b, err := io.ReadAll(io.LimitReader(res.Body, 4<<10)); err == nil {
+		_ = json.Unmarshal(b, &se.Frame)
+	}
+	return se
+}
+
+// handle receives every frame without an event: field (all of ours).
+func (c *Client) handle(ev gosse.Event) {
+	c.lastID = ev.LastEventID
+	if c.fresh {
+		// The first frame tells an open stream (retry:, id:) from a refusal
+		// (an error frame, then the end of the response).
+		c.fresh = false
+		if refusal(ev.Data) {
+			c.refused.Add(1)
+		} else {
+			c.attempts = 0
+			if c.connects.Add(1) > 1 {
+				c.reconnects.Add(1)
+			}
+			c.setState(StateConnected)
+		}
+	}
+	if ev.Data == "" {
+		return // a frame with only retry: or id: (go-sse still dispatches it)
+	}
+	var we transports.WireEvent
+	// The view is read-only and json copies what it keeps (Data is copied
+	// by json.RawMessage).
+	if err := json.Unmarshal(unsafe.Slice(unsafe.StringData(ev.Data), len(ev.Data)), &we); err == nil && we.Type == transports.TypeEvent {
+		c.events.Add(1)
+		if we.Event == transports.KindReset {
+			c.resets.Add(1)
+		}
+		if c.cfg.OnEvent != nil {
+			c.cfg.OnEvent(we)
+		}
+		return
+	}
+	if we.Type == transports.TypePing {
+		c.pings.Add(1)
+	}
+	if c.cfg.OnControl != nil {
+		c.cfg.OnControl([]byte(ev.Data))
+	}
+}
+
+// refusal reports whether a first frame's data is an error frame saying the
+// server cannot take the stream now.
+func refusal(data string) bool {
+	if data == "" {
+		return false
+	}
+	var f transports.ErrorFrame
+	if json.Unmarshal([]byte(data), &f) != nil || f.Type != transports.TypeError {
+		return false
+	}
+	return f.Code == transports.CodeTooManyConnections || f.Code == transports.CodeUnavailable
+}
+
+func (c *Client) setState(s ClientState) {
+	if c.cfg.OnState != nil {
+		c.cfg.OnState(s)
+	}
+}
+
+// goSSEBackoff maps our schedule onto go-sse's, with our defaults.
+func goSSEBackoff(b transports.Backoff) gosse.Backoff {
+	out := gosse.Backoff{
+		InitialInterval: b.Initial,
+		MaxInterval:     b.Max,
+		Multiplier:      b.Multiplier,
+		Jitter:          b.Jitter,
+	}
+	if out.InitialInterval <= 0 {
+		out.InitialInterval = 250 * time.Millisecond
+	}
+	if out.MaxInterval <= 0 {
+		out.MaxInterval = 10 * time.Second
+	}
+	if out.Multiplier < 1 {
+		out.Multiplier = 2
+	}
+	switch {
+	case b.Jitter == 0:
+		out.Jitter = 0.5
+	case b.Jitter < 0:
+		out.Jitter = -1 // go-sse: none
+	case b.Jitter >= 1:
+		out.Jitter = 0.99 // go-sse requires < 1
+	}
+	return out
+}

@@ -1,0 +1,275 @@
+package sse
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// Transport is the label of this transport's subscribers in the hub (see
+// Hub.DropAll and Hub.Stats).
+const Transport = "sse"
+
+// Defaults for Config's zero values.
+const (
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultRetry        = 2 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// Config configures a Server. Hub is required; every other field has a
+// usable zero value.
+type Config struct {
+	// Hub is the hub connections attach to. Required.
+	Hub *transports.Hub
+	// Limiter caps connections in total and per client IP; nil allows all.
+	// Share one limiter with the WebSocket transport to cap both together.
+	Limiter *transports.Limiter
+	// Heartbeat is how long a stream may stay silent before the server
+	// writes a comment line (": ping"), which keeps proxies from closing it
+	// and detects dead peers through a failed write. Default 15s.
+	Heartbeat time.Duration
+	// Retry is the reconnection delay sent to clients in the retry: field of
+	// each response's first frame. Default 2s.
+	Retry time.Duration
+	// WriteTimeout bounds the writing of each batch of frames; a client that
+	// does not take them in time is cut off (it resumes on reconnect).
+	// Default 10s. It replaces any http.Server.WriteTimeout for the stream's
+	// request: a server-wide write timeout would otherwise cut every stream
+	// once it expired.
+	WriteTimeout time.Duration
+	// Logger receives debug records about streams; nil is silent.
+	Logger *slog.Logger
+}
+
+// Server serves SSE streams from a Hub. Its handlers are safe for
+// concurrent use. Each stream is served by its handler goroutine alone:
+// there is no other goroutine per connection, and buffers are allocated only
+// when there is something to write.
+type Server struct {
+	hub          *transports.Hub
+	limiter      *transports.Limiter
+	heartbeat    time.Duration
+	retry        time.Duration
+	writeTimeout time.Duration
+	log          *slog.Logger
+
+	closing   chan struct{} // closed by Shutdown
+	closeOnce sync.Once
+
+	mu     sync.Mutex
+	active int           // streams being served
+	idle   chan struct{} // closed when active drops to 0; nil when nobody waits
+}
+
+// New returns a Server. It panics if cfg.Hub is nil.
+func New(cfg Config) *Server {
+	if cfg.Hub == nil {
+		panic("sse: Config.Hub is nil")
+	}
+	s := &Server{
+		hub:          cfg.Hub,
+		limiter:      cfg.Limiter,
+		heartbeat:    cfg.Heartbeat,
+		retry:        cfg.Retry,
+		writeTimeout: cfg.WriteTimeout,
+		log:          cfg.Logger,
+		closing:      make(chan struct{}),
+	}
+	if s.heartbeat <= 0 {
+		s.heartbeat = DefaultHeartbeat
+	}
+	if s.retry <= 0 {
+		s.retry = DefaultRetry
+	}
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = DefaultWriteTimeout
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// ServeHTTP serves a multi-topic stream:
+//
+//	GET /sse?client_id=alice&topic=news&topic=chat
+//
+// client_id is optional; with one, the stream also carries the client's
+// personal topic (client:<id>) and the broadcast topic. The Last-Event-ID
+// header, or a last_event_id query parameter on a first connect, resumes.
+// A bad request gets 400 with a JSON error body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r) {
+		return
+	}
+	stream, ferr := transports.ParseConnect(r)
+	if ferr != nil {
+		writeError(w, http.StatusBadRequest, *ferr)
+		return
+	}
+	if len(stream.AllTopics()) == 0 {
+		// Unlike a WebSocket, an SSE stream cannot subscribe later.
+		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "bad connect request")
+		f.Fields = map[string]string{"topic": "required unless client_id is given"}
+		writeError(w, http.StatusBadRequest, f)
+		return
+	}
+	s.serve(w, r, stream)
+}
+
+// Stream serves a single-topic stream that resolve picks from the request,
+// such as GET /sse/tasks/:id: a snapshot of the topic's current state first
+// (or, when resuming, every event after the Last-Event-ID, a bare seq), then
+// its events, and the response ends after the terminal event. A reconnect
+// after the end gets 204 No Content, so an EventSource stops. A resolver
+// error wrapping transports.ReasonNotFound gets 404, one wrapping
+// transports.ReasonBadRequest 400, others 500, each with a JSON body.
+func (s *Server) Stream(resolve transports.Resolver) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowMethod(w, r) {
+			return
+		}
+		stream, err := resolve(r)
+		if err != nil {
+			s.resolveError(w, err)
+			return
+		}
+		topics := stream.AllTopics()
+		if len(topics) != 1 {
+			s.log.Error("sse: resolver returned a stream that is not single-topic", "topics", topics)
+			writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
+			return
+		}
+		stream.Single = topics[0]
+		cursors, ferr := transports.ResumeCursor(r, stream.Single)
+		if ferr != nil {
+			writeError(w, http.StatusBadRequest, *ferr)
+			return
+		}
+		stream.Cursors = cursors
+		stream.Snapshot = true
+		stream.EndOnTerminal = true
+		s.serve(w, r, stream)
+	})
+}
+
+func (s *Server) resolveError(w http.ResponseWriter, err error) {
+	switch transports.ReasonOf(err) {
+	case transports.ReasonNotFound:
+		writeError(w, http.StatusNotFound, transports.NewErrorFrame(transports.CodeNotFound, err.Error()))
+	case transports.ReasonBadRequest:
+		writeError(w, http.StatusBadRequest, transports.NewErrorFrame(transports.CodeInvalidMessage, err.Error()))
+	default:
+		s.log.Error("sse: resolving stream", "err", err)
+		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
+	}
+}
+
+// serve runs one stream: limits, attach, then the writer loop.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, stream transports.Stream) {
+	if !s.enter() {
+		s.refuse(w, r, transports.CodeUnavailable, "server shutting down, try again later")
+		return
+	}
+	defer s.leave()
+	release, err := s.limiter.Acquire(transports.RemoteIP(r))
+	if err != nil {
+		s.log.Debug("sse: connection refused", "remote", r.RemoteAddr, "err", err)
+		s.refuse(w, r, transports.CodeTooManyConnections, transports.ReasonTooManyConnections.Text)
+		return
+	}
+	defer release()
+	sub, cursors, err := s.hub.Attach(Transport, stream)
+	switch {
+	case err == nil:
+	case errors.Is(err, transports.ErrEnded):
+		// The stream finished and the client has seen its end: 204 makes
+		// EventSource stop reconnecting.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case errors.Is(err, transports.ErrClosed):
+		s.refuse(w, r, transports.CodeUnavailable, "server shutting down, try again later")
+		return
+	case errors.Is(err, transports.ErrInvalidTopic):
+		writeError(w, http.StatusBadRequest, transports.NewErrorFrame(transports.CodeInvalidMessage, err.Error()))
+		return
+	default:
+		s.log.Error("sse: attaching stream", "err", err)
+		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
+		return
+	}
+	defer sub.Close(nil)
+	s.run(w, r, stream, sub, cursors)
+}
+
+// Shutdown stops accepting streams, ends the active ones and waits until
+// their handlers have returned, or until ctx is done. Call Hub.Close first
+// so that the hub refuses new subscribers; call http.Server.Shutdown after.
+// Clients reconnect (with Last-Event-ID) to whatever serves next.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	for {
+		s.mu.Lock()
+		if s.active == 0 {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle := s.idle
+		s.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// enter counts a stream in, unless the server is shutting down.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closing:
+		return false
+	default:
+	}
+	s.active++
+	return true
+}
+
+func (s *Server) leave() {
+	s.mu.Lock()
+	s.active--
+	if s.active == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+}
+
+func allowMethod(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodGet)
+	writeError(w, http.StatusMethodNotAllowed, transports.NewErrorFrame(transports.CodeInvalidMessage, "method not allowed: use GET"))
+	return false
+}
+
+// writeError sends a JSON error body.
+func writeError(w http.ResponseWriter, status int, f transports.ErrorFrame) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(f.JSON(), '\n'))
+}

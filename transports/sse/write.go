@@ -1,0 +1,185 @@
+package sse
+
+import (
+	"net/http"
+	"time"
+	"unsafe"
+
+	gosse "github.com/tmaxmax/go-sse"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// heartbeatComment is the text of the heartbeat comment line (": ping").
+const heartbeatComment = "ping"
+
+// A writer is one stream's single writer. It lives on the handler goroutine
+// and is the only code that touches the response.
+type writer struct {
+	s       *Server
+	sess    *gosse.Session
+	rc      *http.ResponseController
+	stream  transports.Stream
+	cursors transports.Cursors
+	items   []transports.Item // drained batch, reused; nil until the first batch
+}
+
+// upgrade starts an event-stream response. The headers go out with the
+// first frame.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gosse.Session, *http.ResponseController, bool) {
+	sess, err := gosse.Upgrade(w, r)
+	if err != nil {
+		s.log.Error("sse: response writer cannot stream", "err", err)
+		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "streaming unsupported"))
+		return nil, nil, false
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // tell nginx-style proxies not to buffer
+	rc := http.NewResponseController(w)
+	// A server-wide ReadTimeout would expire under net/http's background
+	// read and cancel the request's context, ending the stream: a stream
+	// reads nothing, so it has no read deadline. (Writes get a deadline per
+	// batch, which replaces any server-wide WriteTimeout.)
+	_ = rc.SetReadDeadline(time.Time{})
+	return sess, rc, true
+}
+
+// refuse answers a stream request that cannot be served now (over a
+// connection limit, shutting down) in a way that makes EventSource retry
+// later: 200 text/event-stream with retry: and one error frame without id,
+// then the end of the response.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code, msg string) {
+	sess, rc, ok := s.upgrade(w, r)
+	if !ok {
+		return
+	}
+	s.deadline(rc)
+	m := &gosse.Message{Retry: s.retry}
+	m.AppendData(string(transports.NewErrorFrame(code, msg).JSON()))
+	if err := sess.Send(m); err == nil {
+		_ = sess.Flush()
+	}
+}
+
+func (s *Server) deadline(rc *http.ResponseController) {
+	// Ignored error: a ResponseWriter without deadlines (not net/http's)
+	// simply gets none.
+	_ = rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+}
+
+// run writes the stream until it ends: the subscriber is kicked (shutdown,
+// admin drop, slow consumer), a single-topic stream finishes, the client
+// goes away, a write fails, or the server shuts down.
+func (s *Server) run(w http.ResponseWriter, r *http.Request, stream transports.Stream, sub *transports.Subscriber, cursors transports.Cursors) {
+	sess, rc, ok := s.upgrade(w, r)
+	if !ok {
+		return
+	}
+	wr := &writer{s: s, sess: sess, rc: rc, stream: stream, cursors: cursors}
+	// Whatever ends the stream, net/http writes the final chunk after we
+	// return: give it a fresh deadline so that a clean end stays clean.
+	defer s.deadline(rc)
+
+	if err := wr.hello(); err != nil {
+		s.log.Debug("sse: write failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	heartbeat := time.NewTimer(s.heartbeat)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-sub.Ready():
+			end, err := wr.batch(sub)
+			if err != nil {
+				s.log.Debug("sse: write failed", "remote", r.RemoteAddr, "err", err)
+				return
+			}
+			if end {
+				s.log.Debug("sse: stream complete", "remote", r.RemoteAddr)
+				return
+			}
+			heartbeat.Reset(s.heartbeat)
+		case <-heartbeat.C:
+			if err := wr.comment(); err != nil {
+				s.log.Debug("sse: heartbeat failed", "remote", r.RemoteAddr, "err", err)
+				return
+			}
+			heartbeat.Reset(s.heartbeat)
+		case <-sub.Done():
+			s.log.Debug("sse: stream closed by server", "remote", r.RemoteAddr, "cause", sub.Cause())
+			return
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// hello writes the first frame: retry:, and the stream's resume position as
+// id: when it has one. A live stream's starting cursors are a position the
+// client has seen by definition, so a reconnect before any event still
+// resumes without a gap. A snapshot stream started without a cursor has no
+// position until its snapshot arrives.
+func (wr *writer) hello() error {
+	m := &gosse.Message{Retry: wr.s.retry}
+	if !wr.stream.Snapshot || len(wr.stream.Cursors) > 0 {
+		m.ID = gosse.ID(wr.stream.CursorID(wr.cursors))
+	}
+	wr.s.deadline(wr.rc)
+	if err := wr.sess.Send(m); err != nil {
+		return err
+	}
+	return wr.sess.Flush()
+}
+
+// batch drains the queue and writes it, with one flush. It reports whether
+// the stream ended (an item with End).
+func (wr *writer) batch(sub *transports.Subscriber) (end bool, err error) {
+	wr.items = sub.Drain(wr.items[:0])
+	defer func() {
+		clear(wr.items) // drop event references
+		if cap(wr.items) > 256 {
+			wr.items = nil // let a burst's buffer go; idle connections stay small
+		}
+	}()
+	if len(wr.items) == 0 {
+		return false, nil
+	}
+	wr.s.deadline(wr.rc)
+	for _, it := range wr.items {
+		var m gosse.Message
+		if it.Event != nil {
+			wr.cursors.Advance(it.Event)
+			m.ID = gosse.ID(wr.stream.CursorID(wr.cursors))
+			m.AppendData(wireString(it.Event.JSON()))
+		} else {
+			m.AppendData(string(it.Control))
+		}
+		if err := wr.sess.Send(&m); err != nil {
+			return false, err
+		}
+		if it.End {
+			end = true
+			break
+		}
+	}
+	return end, wr.sess.Flush()
+}
+
+// comment writes a heartbeat comment line.
+func (wr *writer) comment() error {
+	var m gosse.Message
+	m.AppendComment(heartbeatComment)
+	wr.s.deadline(wr.rc)
+	if err := wr.sess.Send(&m); err != nil {
+		return err
+	}
+	return wr.sess.Flush()
+}
+
+// wireString views an event's wire form as a string without copying it:
+// the bytes are immutable once the event is published (Event.JSON), and
+// every SSE connection writes the same shared bytes, as WebSocket does.
+func wireString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
