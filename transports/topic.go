@@ -21,7 +21,7 @@ type topic struct {
 	cap     int
 	subs    []*member
 	index   map[*Subscriber]int // position in subs
-	idleAt  time.Time           // when the last subscriber left (zero while it has some)
+	idleAt  time.Time           // last activity while it had no subscriber (zero while it has some)
 	removed bool                // swept from the hub; callers retry with a fresh topic
 }
 
@@ -70,6 +70,9 @@ func (t *topic) after(cursor uint64) []*Event {
 // publish assigns the next seq, records and fans out. Caller holds t.mu.
 func (t *topic) publishLocked(kind string, data json.RawMessage, except string, now time.Time) (*Event, int) {
 	t.seq++
+	if len(t.subs) == 0 {
+		t.idleAt = now // a topic still being published to is not idle (a long task keeps its seq)
+	}
 	e := NewEvent(t.name, t.seq, kind, data, now)
 	e.Except = except
 	t.appendHistory(e)
