@@ -1,0 +1,75 @@
+package ws
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultReadLimit    = 32 << 10
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultIdleTimeout  = 45 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// Transport is the label of WebSocket connections in the hub
+// (Hub.DropAll("ws"), Stats().Connections["ws"]).
+const Transport = "ws"
+
+// Config configures a Server. Only Hub is required.
+type Config struct {
+	// Hub is the hub connections attach to. Required.
+	Hub *transports.Hub
+	// Limiter caps connections in total and per client IP; nil means no
+	// caps. A connection over a cap is upgraded and then closed with 1013
+	// (a browser sees nothing of an HTTP 503). Share one Limiter between
+	// transports to cap both together.
+	Limiter *transports.Limiter
+	// ReadLimit is the largest client frame accepted; a larger one closes
+	// the connection with 1009. 0 means DefaultReadLimit (32 KiB); a
+	// negative value disables the limit.
+	ReadLimit int64
+	// Heartbeat is how often the server sends a protocol ping and an
+	// app-level {"type":"ping","ts":...} control frame. 0 means
+	// DefaultHeartbeat (15s).
+	Heartbeat time.Duration
+	// IdleTimeout closes a connection from which nothing (no frame, no
+	// pong) arrived for that long, with 4000. 0 means DefaultIdleTimeout
+	// (45s). It should be a few heartbeats long.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds every write. A write that takes longer closes the
+	// connection. 0 means DefaultWriteTimeout (10s).
+	WriteTimeout time.Duration
+	// OriginPatterns are extra origins allowed to open cross-origin
+	// connections (host patterns as in path.Match, e.g. "example.com" or
+	// "*.example.com"; with "scheme://" they match scheme://host). The
+	// request's own host is always allowed; other origins get 403.
+	OriginPatterns []string
+	// Logger receives debug records; nil is silent.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.ReadLimit == 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.ReadLimit < 0 {
+		c.ReadLimit = -1
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

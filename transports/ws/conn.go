@@ -1,0 +1,164 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// conn is one attached WebSocket connection. The handler goroutine is its
+// writer (writer.go); read runs in a second goroutine and never writes to
+// the socket itself: replies go through the subscriber's queue, in order
+// with events.
+type conn struct {
+	s        *Server
+	ws       *websocket.Conn
+	sub      *transports.Subscriber
+	clientID string
+	single   bool // a single-topic stream: ends with Item.End, takes only ping/pong
+
+	seen    atomic.Int64 // when the peer was last heard from (Server.now)
+	pinging atomic.Bool  // a protocol ping is in flight
+	pings   sync.WaitGroup
+
+	readDone chan struct{} // closed when read returns
+	readErr  error         // why read returned; set before readDone closes
+}
+
+// run serves the attached connection until it ends.
+func (c *conn) run() {
+	c.readDone = make(chan struct{})
+	go c.read()
+	c.writeLoop()
+	<-c.readDone
+	c.pings.Wait()
+}
+
+func (c *conn) touch() { c.seen.Store(c.s.now()) }
+
+// onPing and onPong are coder/websocket's control frame callbacks; they run
+// on the reader goroutine.
+func (c *conn) onPing(context.Context, []byte) bool {
+	c.touch()
+	return true
+}
+
+func (c *conn) onPong(context.Context, []byte) { c.touch() }
+
+// read reads client frames until the connection fails or closes.
+func (c *conn) read() {
+	defer close(c.readDone)
+	for {
+		// No context deadline: the writer closes the socket to stop us,
+		// and a context with a Done channel would cost a timer per frame.
+		typ, r, err := c.ws.Reader(context.Background())
+		if err != nil {
+			c.readErr = err
+			return
+		}
+		c.touch()
+		bp := c.s.bufs.Get().(*[]byte)
+		b, err := readAll(r, (*bp)[:0])
+		if err == nil {
+			if typ != websocket.MessageText {
+				f := transports.NewErrorFrame(transports.CodeInvalidMessage, "binary frames are not accepted: send commands as JSON text frames")
+				c.sub.Send(f.JSON())
+			} else {
+				c.handle(b)
+			}
+		}
+		if cap(b) <= 64<<10 {
+			*bp = b[:0]
+			c.s.bufs.Put(bp)
+		}
+		if err != nil {
+			c.readErr = err
+			return
+		}
+	}
+}
+
+// readAll appends r to b.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// handle runs one client command. Replies are queued on the subscriber so
+// that the writer sends them in order with events.
+func (c *conn) handle(b []byte) {
+	cmd, ef := transports.ParseCommand(b)
+	if ef != nil {
+		c.sub.Send(ef.JSON())
+		return
+	}
+	fail := func(code, msg string) {
+		f := transports.NewErrorFrame(code, msg)
+		f.ID = cmd.ID
+		c.sub.Send(f.JSON())
+	}
+	if c.single && cmd.Type != transports.CmdPing && cmd.Type != transports.CmdPong {
+		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "a single-topic stream takes only ping and pong")
+		f.Fields = map[string]string{"type": fmt.Sprintf("%q is not accepted on this stream", cmd.Type)}
+		f.ID = cmd.ID
+		c.sub.Send(f.JSON())
+		return
+	}
+	switch cmd.Type {
+	case transports.CmdSubscribe:
+		if !transports.CanSubscribe(c.clientID, cmd.Topic) {
+			fail(transports.CodeForbidden, fmt.Sprintf("%s is another client's personal topic", cmd.Topic))
+			return
+		}
+		_, err := c.sub.Subscribe(cmd.Topic, transports.SubscribeOptions{After: cmd.LastSeq, Ack: true, ID: cmd.ID})
+		switch {
+		case err == nil:
+		case errors.Is(err, transports.ErrAlreadySubscribed):
+			fail(transports.CodeAlreadySubscribed, "already subscribed to "+cmd.Topic)
+		case transports.ReasonOf(err) != nil:
+			// The subscriber was closed meanwhile; the writer reports why.
+		default:
+			fail(transports.CodeInvalidMessage, err.Error())
+		}
+	case transports.CmdUnsubscribe:
+		if err := c.sub.Unsubscribe(cmd.Topic); err != nil {
+			fail(transports.CodeNotSubscribed, "not subscribed to "+cmd.Topic)
+			return
+		}
+		c.sub.Send(transports.ControlFrame{Type: transports.TypeUnsubbed, Topic: cmd.Topic, ID: cmd.ID}.JSON())
+	case transports.CmdBroadcast, transports.CmdPersonal, transports.CmdBroadcastExcept:
+		e, n, ef := c.s.cfg.Hub.Route(c.clientID, cmd)
+		if ef != nil {
+			c.sub.Send(ef.JSON())
+			return
+		}
+		c.sub.Send(transports.ControlFrame{Type: transports.TypeAck, Topic: e.Topic, Seq: e.Seq, ID: cmd.ID, Size: n}.JSON())
+	case transports.CmdPing:
+		ts := cmd.TS
+		if ts == 0 {
+			ts = time.Now().UnixMicro()
+		}
+		c.sub.Send(transports.ControlFrame{Type: transports.TypePong, TS: ts, ID: cmd.ID}.JSON())
+	case transports.CmdPong:
+		// Liveness was recorded when the frame arrived.
+	}
+}

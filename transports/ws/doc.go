@@ -1,0 +1,52 @@
+// Package ws is twinstream's WebSocket transport, built on
+// github.com/coder/websocket. The Server is a plain http.Handler that
+// attaches each connection to a transports.Hub; the Client is a Go client
+// that reconnects with backoff and jitter and resumes without loss.
+//
+// # Endpoints
+//
+//	GET /ws?client_id=alice&topic=news&last_event_id=broadcast=3,news=17   (Server.ServeHTTP)
+//	GET /ws/tasks/ID?last_event_id=7                                        (Server.Stream)
+//
+// A multi-topic connection follows client:<id> and broadcast when it gives a
+// client_id, plus every topic= parameter, and takes JSON commands (see
+// transports.Command): subscribe/unsubscribe (with last_seq to resume),
+// broadcast, personal, broadcast_except, ping and pong. Right after the
+// upgrade the server sends {"type":"subscribed","topic":T,"seq":N} for each
+// URL topic that starts live (N is the topic's latest seq, the client's
+// starting cursor); resumed topics replay first instead.
+//
+// A single-topic stream (Server.Stream with a transports.Resolver) sends a
+// snapshot first, then the topic's events, and closes with 1000 after the
+// terminal event. It takes only ping and pong.
+//
+// Every event is one text frame holding the event's wire form; control
+// messages are JSON objects with another "type".
+//
+// # Close codes
+//
+// The server closes with the codes of transports.CloseReasons:
+//
+//	1000 stream complete (a task ended)             client: stop
+//	1001 server shutting down                       client: reconnect and resume
+//	1009 a client frame over Config.ReadLimit       client: stop (a bug)
+//	1011 internal error                             client: reconnect
+//	1012 dropped by an operator                     client: reconnect and resume
+//	1013 too many connections (global or per IP)    client: reconnect later
+//	4000 heartbeat timeout (nothing heard)          client: reconnect and resume
+//	4004 no such stream (after an error frame)      client: stop
+//	4008 slow consumer (queue full)                 client: reconnect and resume
+//	4400 bad request (bad resume cursor)            client: stop
+//
+// A malformed /ws connect request (bad client_id, topic or cursor) is
+// answered before the upgrade with 400 and a JSON error body; a cross-origin
+// upgrade from an origin not allowed gets 403.
+//
+// # Connections
+//
+// Each connection has two goroutines: the handler goroutine, which is the
+// connection's only writer (it drains the subscriber queue, writes every
+// frame with Config.WriteTimeout and sends heartbeats from one timer), and a
+// reader. Nothing writes to the socket under a lock, and a slow client never
+// delays another: its bounded queue fills and it is closed with 4008.
+package ws

@@ -1,0 +1,284 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// Server is the WebSocket transport: ServeHTTP serves multi-topic
+// connections with commands, Stream serves single-topic streams. It is a
+// plain http.Handler, mountable on any router. All methods are safe for
+// concurrent use.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	epoch time.Time // monotonic base of liveness stamps
+	bufs  sync.Pool // *[]byte read buffers, shared by all readers
+
+	wg     sync.WaitGroup // one per handler past the shutdown check
+	mu     sync.Mutex
+	conns  map[*conn]struct{} // attached connections
+	closed bool               // Shutdown was called
+}
+
+// New builds a Server. cfg.Hub is required: New panics without it.
+func New(cfg Config) *Server {
+	if cfg.Hub == nil {
+		panic("ws: Config.Hub is required")
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, epoch: time.Now(), conns: map[*conn]struct{}{}}
+	s.bufs.New = func() any {
+		b := make([]byte, 0, 512)
+		return &b
+	}
+	return s
+}
+
+// ServeHTTP serves a multi-topic connection:
+//
+//	GET /ws?client_id=alice&topic=news&last_event_id=broadcast=3,news=17
+//
+// A malformed request is answered with 400 and a JSON error body before
+// the upgrade. The handler returns when the connection has ended.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st, ef := transports.ParseConnect(r)
+	if ef != nil {
+		writeError(w, http.StatusBadRequest, *ef)
+		return
+	}
+	s.serve(w, r, st, false, nil)
+}
+
+// Stream returns a handler for single-topic streams such as
+// GET /ws/tasks/:id. resolve maps the request to a Stream (normally with
+// Snapshot and EndOnTerminal). The stream's cursor is the resolver's
+// Stream.Cursors, or else the bare seq in the Last-Event-ID header or the
+// last_event_id query parameter.
+//
+// Errors are reported after the upgrade, where a browser can see them: an
+// error frame (code not_found, invalid_message, internal), then a close with
+// the reason's code (4004 for an error wrapping transports.ReasonNotFound,
+// 4400 for a bad cursor, 1011 for an error without a reason). A stream that
+// has already ended at the cursor closes with 1000 at once; otherwise it
+// closes with 1000 after the terminal event.
+func (s *Server) Stream(resolve transports.Resolver) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := resolve(r)
+		if err == nil {
+			if st.Single == "" {
+				if all := st.AllTopics(); len(all) == 1 {
+					st.Single = all[0]
+				}
+			}
+			if st.Cursors == nil && st.Single != "" {
+				c, ef := transports.ResumeCursor(r, st.Single)
+				if ef != nil {
+					err = fmt.Errorf("%w: %w", transports.ReasonBadRequest, *ef)
+				}
+				st.Cursors = c
+			}
+		}
+		s.serve(w, r, st, true, err)
+	})
+}
+
+// Shutdown closes every connection of this server with 1001 (as
+// Hub.Close does) and waits until their handlers have returned:
+// http.Server.Shutdown does not wait for hijacked connections. Connections
+// that arrive later are refused with 503. If ctx ends first, the remaining
+// sockets are closed at once and Shutdown returns ctx.Err() after their
+// handlers returned (within a few seconds: coder/websocket bounds its
+// close handshake).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	victims := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		victims = append(victims, c)
+	}
+	s.mu.Unlock()
+	for _, c := range victims {
+		c.sub.Kick(transports.ReasonShutdown)
+	}
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	victims = victims[:0]
+	for c := range s.conns {
+		victims = append(victims, c)
+	}
+	s.mu.Unlock()
+	for _, c := range victims {
+		_ = c.ws.CloseNow()
+	}
+	<-done
+	return ctx.Err()
+}
+
+// begin registers a handler unless the server is shut down.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// track registers an attached connection; it reports false (and kicks
+// the connection) when Shutdown already began.
+func (s *Server) track(c *conn) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		c.sub.Kick(transports.ReasonShutdown)
+	}
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// now is the liveness clock: monotonic nanoseconds since the server began.
+func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
+
+// serve upgrades and runs one connection. fail, when set, is reported to
+// the client after the upgrade (single-topic streams only).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, st transports.Stream, single bool, fail error) {
+	if !s.begin() {
+		writeError(w, http.StatusServiceUnavailable, transports.NewErrorFrame(transports.CodeUnavailable, transports.ReasonShutdown.Text))
+		return
+	}
+	defer s.wg.Done()
+
+	release, limitErr := func() {}, error(nil)
+	if fail == nil {
+		release, limitErr = s.cfg.Limiter.Acquire(transports.RemoteIP(r))
+		if limitErr != nil {
+			release = func() {}
+		}
+	}
+	defer release()
+
+	c := &conn{s: s, clientID: st.ClientID, single: single}
+	c.seen.Store(s.now())
+	wsc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		OriginPatterns: s.cfg.OriginPatterns,
+		OnPingReceived: c.onPing,
+		OnPongReceived: c.onPong,
+	})
+	if err != nil {
+		// Accept has answered (403 for a foreign origin, 426 for a plain GET).
+		s.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	c.ws = wsc
+
+	switch {
+	case fail != nil:
+		c.reject(fail)
+		return
+	case limitErr != nil:
+		s.log.Debug("connection over the limit", "remote", r.RemoteAddr)
+		c.closeWith(transports.ReasonTooManyConnections)
+		return
+	}
+	wsc.SetReadLimit(s.cfg.ReadLimit)
+
+	sub, start, err := s.cfg.Hub.Attach(Transport, st)
+	if err != nil {
+		c.attachFailed(err)
+		return
+	}
+	defer sub.Close(nil)
+	c.sub = sub
+	if !single {
+		// Each URL topic that starts live gets its starting cursor, so a
+		// client that drops before the first event still resumes exactly.
+		for _, t := range st.AllTopics() {
+			if _, resumed := st.Cursors[t]; !resumed {
+				sub.Send(transports.ControlFrame{Type: transports.TypeSubscribed, Topic: t, Seq: start[t]}.JSON())
+			}
+		}
+	}
+	s.track(c)
+	defer s.untrack(c)
+	c.run()
+}
+
+// reject reports a resolver error after the upgrade and closes.
+func (c *conn) reject(fail error) {
+	reason := transports.ReasonOf(fail)
+	var ef transports.ErrorFrame
+	if !errors.As(fail, &ef) {
+		code, msg := transports.CodeInternal, "internal error"
+		if reason != nil {
+			code = reason.Code
+			msg = strings.TrimSuffix(fail.Error(), ": "+reason.Error())
+		}
+		ef = transports.NewErrorFrame(code, msg)
+	}
+	if reason == nil {
+		c.s.log.Debug("stream resolver failed", "err", fail)
+		reason = reasonInternal
+	}
+	if c.writeFrame(ef.JSON()) != nil {
+		_ = c.ws.CloseNow()
+		return
+	}
+	c.closeWith(reason)
+}
+
+// attachFailed closes a connection whose Attach failed.
+func (c *conn) attachFailed(err error) {
+	switch {
+	case errors.Is(err, transports.ErrEnded):
+		c.closeWith(transports.ReasonDone)
+	case errors.Is(err, transports.ErrClosed):
+		c.closeWith(transports.ReasonShutdown)
+	case transports.ReasonOf(err) != nil:
+		c.closeWith(transports.ReasonOf(err))
+	default:
+		c.s.log.Debug("attach failed", "err", err)
+		if c.writeFrame(transports.NewErrorFrame(transports.CodeInternal, "internal error").JSON()) != nil {
+			_ = c.ws.CloseNow()
+			return
+		}
+		c.closeWith(reasonInternal)
+	}
+}
+
+// reasonInternal closes with 1011 when something failed on the server side.
+var reasonInternal = &transports.CloseReason{Code: transports.CodeInternal, WSStatus: int(websocket.StatusInternalError), Text: "internal error", Retry: true}
+
+func writeError(w http.ResponseWriter, status int, ef transports.ErrorFrame) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(ef.JSON())
+}
