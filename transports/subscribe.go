@@ -75,6 +75,9 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 		return 0, ErrAlreadySubscribed
 	}
 	for _, it := range items {
+		if it.Event != nil && it.Event.Except != "" && it.Event.Except == s.clientID {
+			continue // a replayed broadcast_except skips its sender, as the live fan-out does
+		}
 		if !s.pushLocked(it) {
 			return 0, s.cause
 		}
