@@ -74,9 +74,15 @@ async function refreshTasks() {
   }
 }
 
+let rendered = "";
+
 function renderTasks() {
   const list = $("task-list");
   if (!tasks.length) return;
+  // Re-render only on change, so a click is never lost to a rebuilt button.
+  const key = watched + JSON.stringify(tasks.slice(0, 40).map((t) => [t.id, t.status, t.progress, t.message]));
+  if (key === rendered) return;
+  rendered = key;
   list.replaceChildren(...tasks.slice(0, 40).map((t) => {
     const row = document.createElement("button");
     row.type = "button";
@@ -107,8 +113,9 @@ function renderFacts() {
   const rows = [
     ["events received", w.events, s.events],
     ["payload bytes", fmtBytes(w.bytes), fmtBytes(s.bytes)],
-    ["≈ wire bytes / event", per(w), per(s)],
-    ["connections · reconnects", `${w.connects} · ${w.reconnects}`, `${s.connects} · ${s.reconnects}`],
+    ["≈ wire bytes/event", per(w), per(s)],
+    ["connections opened", w.connects, s.connects],
+    ["reconnects", w.reconnects, s.reconnects],
     ["heartbeats seen", w.heartbeats, "invisible"],
     ["latency p50", fmtMs(lw.p(50)), fmtMs(ls.p(50))],
     ["latency p99", fmtMs(lw.p(99)), fmtMs(ls.p(99))],

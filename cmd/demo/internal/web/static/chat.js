@@ -48,8 +48,9 @@ export class ChatSide {
     this.session.clients.add(c);
     this.el.endpoint.textContent = (this.transport === "ws" ? "GET /ws" : "GET /sse") + q;
     this.el.sendpath.textContent = this.transport === "ws"
-      ? "sends JSON commands on the same socket"
-      : `sends via HTTP POST /api/messages${q}`;
+      ? "sends JSON on the same socket (ws.send)"
+      : "sends via HTTP POST /api/messages";
+    this.el.sendpath.title = this.transport === "ws" ? "" : `POST /api/messages${q}`;
     const mine = (f) => (e) => { if (this.client === c) f(e.detail); };
     c.addEventListener("state", mine((s) => {
       this.el.state.textContent = s.state;

@@ -26,8 +26,9 @@ export class Panel {
     this.el.title.textContent = transport === "ws" ? "WebSocket" : "SSE";
     this.el.endpoint.textContent = transport === "ws" ? "native WebSocket · WebSocketClient" : "native EventSource";
     this.el.explain.textContent = transport === "ws"
-      ? "Drop: ws.close(); the client reconnects with backoff + jitter and ?last_event_id=<seq>. Kill: the server closes with 1012."
-      : "Drop: es.close() is final for an EventSource, so the page opens a new one with ?last_event_id=<id>. Kill: the server ends the response; EventSource reconnects by itself with Last-Event-ID.";
+      ? "Drop: ws.close() in the page; WebSocketClient reconnects with exponential backoff + jitter and resumes with ?last_event_id=<last seq>. Kill: POST /api/admin/drop — the server closes the socket with 1012."
+      : "Drop: es.close() is final (EventSource never reconnects after it), so the page opens a new one with ?last_event_id=<last id>. Kill: POST /api/admin/drop — the server ends the response; EventSource reconnects itself with Last-Event-ID.";
+    this.el.hbnote.textContent = transport === "ws" ? "ping → pong" : "invisible to JS";
     this.el.drop.addEventListener("click", () => this.drop());
     this.el.kill.addEventListener("click", () => this.kill());
     this._dirty = false;
@@ -174,11 +175,10 @@ export class Panel {
     el.state.textContent = state;
     el.state.className = `pill state-${state}`;
     el.reconnects.textContent = st.reconnects;
-    el.heartbeats.textContent = this.transport === "sse" ? "not visible" : st.heartbeats;
+    el.heartbeats.textContent = this.transport === "sse" ? "–" : st.heartbeats;
     el.events.textContent = st.events;
     el.bytes.textContent = fmtBytes(st.bytes);
-    el.wire.textContent = "≈ " + fmtBytes(st.wireBytes) + " on the wire";
-    el.cursor.textContent = this.tracker.last ?? "–";
+    el.wire.textContent = "≈ " + fmtBytes(st.wireBytes) + " wire";
     el.p50.textContent = fmtMs(this.lat.p(50));
     el.p99.textContent = fmtMs(this.lat.p(99));
     const last = this.lat.all[this.lat.all.length - 1];
@@ -187,7 +187,7 @@ export class Panel {
     el.verdict.textContent = v.text;
     el.verdict.className = `verdict ${v.cls}`;
     el.seqinfo.textContent = this.tracker.seqs.length
-      ? `${this.tracker.seqs.length} events, seq ${this.tracker.seqs[0]}…${this.tracker.last}, ${this.tracker.missing} missing, ${this.tracker.dups} doubled`
+      ? `seq ${this.tracker.seqs[0]}…${this.tracker.last} · ${this.tracker.missing} missing · ${this.tracker.dups} doubled`
       : "";
     drawSparkline(el.spark, this.lat.last(SPARK_POINTS), { color: this.color, p50: this.lat.p(50), p99: this.lat.p(99) });
     el.drop.disabled = el.kill.disabled = !c || this.ended;

@@ -80,8 +80,8 @@ export function drawSparkline(canvas, values, { color = "#2563eb", p50 = NaN, p9
     ctx.stroke();
     ctx.setLineDash([]);
     ctx.fillStyle = "#64748b";
-    ctx.font = "10px system-ui, sans-serif";
-    ctx.fillText(label, w - 26, y(v) - 2);
+    ctx.font = "9px system-ui, sans-serif";
+    ctx.fillText(label, 4, Math.max(9, Math.min(h - 2, y(v) - 2)));
   };
   guide(p50, "p50");
   guide(p99, "p99");
