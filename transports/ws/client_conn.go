@@ -1,0 +1,189 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// session runs one connection: dial, re-subscribe, read until it ends.
+// heard reports whether anything arrived (which resets the backoff).
+func (c *Client) session(ctx context.Context) (heard bool, err error) {
+	conn, resp, err := websocket.Dial(ctx, c.connectURL(), &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
+	if err != nil {
+		if resp != nil && refused(resp.StatusCode) {
+			var body []byte
+			if resp.Body != nil {
+				body, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
+			}
+			return false, &HandshakeError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+		}
+		return false, err
+	}
+	conn.SetReadLimit(maxClientMessage)
+	if c.connects.Add(1) > 1 {
+		c.reconnects.Add(1)
+	}
+
+	// Cancelling ctx closes the connection politely; reads then fail. One
+	// AfterFunc per connection instead of a context (and its timer) per read.
+	closed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(closed)
+		_ = conn.Close(websocket.StatusNormalClosure, "client leaving")
+	})
+	defer func() {
+		if !stop() {
+			<-closed
+		}
+		c.mu.Lock()
+		if c.conn == conn {
+			c.conn = nil
+		}
+		c.mu.Unlock()
+		_ = conn.CloseNow()
+	}()
+
+	// Publish the connection and take the topics to re-subscribe in one
+	// step: a concurrent Send(subscribe) either lands in this list or
+	// writes on this connection itself.
+	c.mu.Lock()
+	c.conn = conn
+	var subs []transports.Command
+	for _, t := range c.explicit {
+		cmd := transports.Command{Type: transports.CmdSubscribe, Topic: t}
+		if seq, ok := c.cursors[t]; ok {
+			cmd.LastSeq = &seq
+		}
+		subs = append(subs, cmd)
+	}
+	c.mu.Unlock()
+	c.setState(StateOpen)
+	for _, cmd := range subs {
+		b, _ := json.Marshal(cmd)
+		if err := c.write(conn, b); err != nil {
+			return false, err
+		}
+	}
+
+	for {
+		typ, r, err := conn.Reader(context.Background())
+		if err != nil {
+			return heard, err
+		}
+		c.buf, err = readAll(r, c.buf[:0])
+		if err != nil {
+			return heard, err
+		}
+		heard = true
+		c.bytes.Add(uint64(len(c.buf)))
+		if typ == websocket.MessageText {
+			if err := c.dispatch(conn, c.buf); err != nil {
+				return heard, err
+			}
+		}
+		if cap(c.buf) > 64<<10 {
+			c.buf = nil // keep idle clients small after a large frame
+		}
+	}
+}
+
+// refused reports whether a handshake status means "do not retry".
+func refused(status int) bool {
+	return status >= 400 && status < 500 && status != 408 && status != 429
+}
+
+// dispatch handles one text frame.
+func (c *Client) dispatch(conn *websocket.Conn, b []byte) error {
+	var w transports.WireEvent
+	if err := json.Unmarshal(b, &w); err != nil {
+		c.control(b)
+		return nil
+	}
+	switch w.Type {
+	case transports.TypeEvent:
+		c.events.Add(1)
+		if w.Event == transports.KindReset {
+			c.resets.Add(1)
+		}
+		c.mu.Lock()
+		c.cursors[w.Topic] = w.Seq
+		if c.single && c.stream == "" && !slices.Contains(c.explicit, w.Topic) {
+			c.stream = w.Topic
+		}
+		c.mu.Unlock()
+		if c.cfg.OnEvent != nil {
+			c.cfg.OnEvent(w)
+		}
+		return nil
+	case transports.TypePing:
+		c.pings.Add(1)
+		c.control(b)
+		return c.write(conn, transports.ControlFrame{Type: transports.TypePong, TS: w.TS}.JSON())
+	case transports.TypeSubscribed:
+		// The starting cursor of a topic that began live; an event seen
+		// already is more recent.
+		c.mu.Lock()
+		if _, ok := c.cursors[w.Topic]; !ok && w.Topic != "" {
+			c.cursors[w.Topic] = w.Seq
+		}
+		c.mu.Unlock()
+	}
+	c.control(b)
+	return nil
+}
+
+func (c *Client) control(b []byte) {
+	if c.cfg.OnControl != nil {
+		c.cfg.OnControl(slices.Clone(b))
+	}
+}
+
+func (c *Client) write(conn *websocket.Conn, b []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultWriteTimeout)
+	defer cancel()
+	return conn.Write(ctx, websocket.MessageText, b)
+}
+
+// connectURL is the URL with the current resume cursor of the URL's own
+// topics in last_event_id (topics followed by subscribe commands resume
+// with last_seq instead).
+func (c *Client) connectURL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var id string
+	if c.single {
+		if seq, ok := c.cursors[c.stream]; ok && c.stream != "" {
+			id = strconv.FormatUint(seq, 10)
+		}
+	} else {
+		cur := transports.Cursors{}
+		for _, t := range c.urlTopic {
+			if seq, ok := c.cursors[t]; ok {
+				cur[t] = seq
+			}
+		}
+		if len(cur) > 0 {
+			id = cur.Format("")
+		}
+	}
+	if id == "" {
+		return c.base.String()
+	}
+	q := make(url.Values, len(c.query)+1)
+	for k, v := range c.query {
+		q[k] = v
+	}
+	q.Set("last_event_id", id)
+	u := *c.base
+	u.RawQuery = q.Encode()
+	return u.String()
+}
