@@ -73,6 +73,9 @@ func (ts *testServer) do(method, path, body string, headers ...string) response 
 		ts.t.Fatal(err)
 	}
 	for _, h := range headers {
+		if h == "" {
+			continue
+		}
 		k, v, _ := strings.Cut(h, ":")
 		req.Header.Set(k, strings.TrimSpace(v))
 	}
