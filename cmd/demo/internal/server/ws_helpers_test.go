@@ -21,7 +21,9 @@ type wsConn struct {
 }
 
 // wsURL turns the server's http URL into ws://.
-func (ts *testServer) wsURL(path string) string { return "ws://" + strings.TrimPrefix(ts.url, "http://") + path }
+func (ts *testServer) wsURL(path string) string {
+	return "ws://" + strings.TrimPrefix(ts.url, "http://") + path
+}
 
 // dialWS opens a WebSocket; it fails the test unless the upgrade succeeds.
 func (ts *testServer) dialWS(path string, header ...string) *wsConn {
