@@ -91,9 +91,9 @@ function renderTasks() {
     const pct = Math.round(t.progress ?? 0);
     row.innerHTML = `<span class="tid"></span><span class="tstatus"></span>
       <span class="mini"><span style="width:${pct}%"></span></span><span class="tpct">${pct}%</span>`;
-    row.querySelector(".tid").textContent = t.id;
+    row.querySelector(".tid").textContent = t.id.length > 10 ? t.id.slice(0, 8) + "…" : t.id;
     row.querySelector(".tstatus").textContent = t.status;
-    row.title = t.message || "";
+    row.title = `task ${t.id}: ${t.files ?? "?"} files, step ${t.step_ms ?? "?"} ms${t.fail_at ? `, fail at ${t.fail_at}` : ""} — ${t.message || t.error || ""}`;
     row.addEventListener("click", () => watch(t.id));
     return row;
   }));
