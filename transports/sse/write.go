@@ -77,9 +77,18 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, stream transports.S
 		return
 	}
 	wr := &writer{s: s, sess: sess, rc: rc, stream: stream, cursors: cursors}
-	// Whatever ends the stream, net/http writes the final chunk after we
-	// return: give it a fresh deadline so that a clean end stays clean.
-	defer s.deadline(rc)
+	// net/http writes the final chunk after we return: give it a fresh
+	// deadline so that a clean end stays clean — except for a slow
+	// consumer, whose connection is cut rather than kept alive with
+	// megabytes of unread frames behind the end of the response.
+	cut := false
+	defer func() {
+		if cut {
+			_ = rc.SetWriteDeadline(time.Now()) // the final write fails, net/http closes the connection
+			return
+		}
+		s.deadline(rc)
+	}()
 
 	if err := wr.hello(); err != nil {
 		s.log.Debug("sse: write failed", "remote", r.RemoteAddr, "err", err)
@@ -107,7 +116,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, stream transports.S
 			}
 			heartbeat.Reset(s.heartbeat)
 		case <-sub.Done():
-			s.log.Debug("sse: stream closed by server", "remote", r.RemoteAddr, "cause", sub.Cause())
+			cause := sub.Cause()
+			s.log.Debug("sse: stream closed by server", "remote", r.RemoteAddr, "cause", cause)
+			cut = cause == transports.ReasonSlowConsumer
 			return
 		case <-r.Context().Done():
 			return
