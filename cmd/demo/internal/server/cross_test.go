@@ -119,7 +119,9 @@ func TestCrossTransportMessaging(t *testing.T) {
 		var m transports.ChatMessage
 		_ = jsonUnmarshal(e.Data, &m)
 		if e.Event == transports.KindJoin || e.Event == transports.KindLeave {
-			var p struct{ ClientID string `json:"client_id"` }
+			var p struct {
+				ClientID string `json:"client_id"`
+			}
 			_ = jsonUnmarshal(e.Data, &p)
 			m.From = p.ClientID
 		}
