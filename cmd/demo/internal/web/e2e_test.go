@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/twinstream/twinstream/cmd/demo/internal/server"
 )
 
 // chromiumPath is Debian's chromium; .ci/run installs it.
@@ -117,14 +119,24 @@ type browser struct {
 	errors []string // uncaught exceptions on the page
 }
 
-func newBrowser(t *testing.T, ctx context.Context) *browser {
+// needBrowser skips the test when Chromium is missing, except under CI=true
+// where a missing browser fails the run.
+func needBrowser(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browser e2e test skipped in -short mode")
+	}
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("chromium is required under CI=true: %v (install it: apt-get install -y chromium)", err)
 		}
 		t.Skipf("chromium not installed (%v); apt-get install -y chromium to run the browser e2e test", err)
 	}
+}
+
+func newBrowser(t *testing.T, ctx context.Context) *browser {
+	t.Helper()
+	needBrowser(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
@@ -284,12 +296,11 @@ func checkSame(t *testing.T, s pageState, want uint64, status string) {
 }
 
 func TestE2EBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser e2e test skipped in -short mode")
-	}
+	needBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	base := startDemoServer(t)
+	// Frequent heartbeats so that the page sees some during a short task.
+	base := startDemoServer(t, server.Config{Heartbeat: time.Second})
 	b := newBrowser(t, ctx)
 
 	b.do("open the page",
@@ -423,6 +434,57 @@ func TestE2EBrowser(t *testing.T) {
 		return
 	}
 	writeScreenshot(t, b)
+}
+
+// A task watched after its history is gone must show the loss, on both
+// panels, instead of hiding it: reset event, then the snapshot.
+func TestE2EResetIsShown(t *testing.T) {
+	needBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	base := startDemoServer(t, server.Config{History: 3})
+	api := newAPIClient(t, base)
+	const files = 12
+	task := api.finishedTask(files, 1)
+	if task.Status != "completed" {
+		t.Fatalf("task ended %s, want completed", task.Status)
+	}
+
+	b := newBrowser(t, ctx)
+	chip := fmt.Sprintf(`#task-list .task[data-id=%q]`, task.ID)
+	b.do("open the page and pick the finished task from the list",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(chip)),
+		chromedp.Click(chromedp.CSS(chip)),
+	)
+	s := b.waitFor("both panels end", 30*time.Second, func(s pageState) bool {
+		return s.WS.Task == task.ID && s.SSE.Task == task.ID && s.WS.done() && s.SSE.done()
+	})
+	last := uint64(files + 2)
+	for name, p := range map[string]panelState{"ws": s.WS, "sse": s.SSE} {
+		if p.Resets != 1 {
+			t.Errorf("%s panel got %d resets, want 1", name, p.Resets)
+		}
+		if !slices.Equal(p.Seqs, []uint64{last}) {
+			t.Errorf("%s panel seqs %v, want only the snapshot at %d", name, p.Seqs, last)
+		}
+		if p.Status != "completed" || p.Progress != 100 {
+			t.Errorf("%s panel ended %s %v%%, want the snapshot's completed 100%%", name, p.Status, p.Progress)
+		}
+		if p.State != "ended" {
+			t.Errorf("%s panel connection %q, want ended", name, p.State)
+		}
+		text, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#panel-"+name+" .verdict")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(text, "⚠ reset: history lost") && !strings.HasPrefix(text, "reset: history lost") {
+			t.Errorf("%s panel verdict shows %q, want the reset called out", name, text)
+		}
+	}
+	if ex := b.exceptions(); len(ex) > 0 {
+		t.Errorf("uncaught exceptions on the page: %q", ex)
+	}
 }
 
 // writeScreenshot saves the 1400x1000 view of the finished page as

@@ -17,6 +17,10 @@
  *    `?last_event_id=<last id>` (a fresh EventSource cannot set the
  *    Last-Event-ID header), which the server treats the same way.
  *
+ * What counts as terminal is `opts.isTerminal(msg)`; by default a
+ * "completed" or "failed" event, or a "snapshot" whose data.status is one
+ * of those (a finished task's stream after a reset is just reset + snapshot).
+ *
  * Heartbeats are SSE comment lines (": ping"); the EventSource API never
  * shows comments to scripts, so they cannot be counted in a browser.
  *
@@ -28,10 +32,14 @@ import { utf8Length } from "./ws-client.js";
 
 const TERMINAL = new Set(["completed", "failed"]);
 
+function defaultIsTerminal(msg) {
+  return TERMINAL.has(msg.event) || (msg.event === "snapshot" && TERMINAL.has(msg.data && msg.data.status));
+}
+
 export class SSEClient extends EventTarget {
   /**
    * @param {string} url path of the stream, e.g. /sse/tasks/ID
-   * @param {{lastEventId?: string, dropDelay?: number, endOnTerminal?: boolean}} [opts]
+   * @param {{lastEventId?: string, dropDelay?: number, endOnTerminal?: boolean, isTerminal?: (msg: object) => boolean}} [opts]
    */
   constructor(url, opts = {}) {
     super();
@@ -39,6 +47,7 @@ export class SSEClient extends EventTarget {
     this.lastEventId = opts.lastEventId ?? "";
     this.dropDelay = opts.dropDelay ?? 300;
     this.endOnTerminal = opts.endOnTerminal ?? true;
+    this.isTerminal = opts.isTerminal || defaultIsTerminal;
     this.state = "idle";
     this.stats = { connects: 0, reconnects: 0, heartbeats: 0, events: 0, controls: 0, bytes: 0, wireBytes: 0 };
     this.terminalSeen = false;
@@ -105,7 +114,7 @@ export class SSEClient extends EventTarget {
         return;
       }
       this.stats.events++;
-      if (TERMINAL.has(msg.event) && this.endOnTerminal) this.terminalSeen = true;
+      if (this.endOnTerminal && this.isTerminal(msg)) this.terminalSeen = true;
       this._emit("event", { ...msg, bytes: size });
     };
     es.onerror = () => {
