@@ -74,13 +74,15 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 	if s.find(topic) >= 0 { // a concurrent Subscribe won
 		return 0, ErrAlreadySubscribed
 	}
+	// A catch-up is bounded by the history, not by the queue: it does not
+	// count against QueueSize, or a client closed as a slow consumer (its
+	// backlog is at least a full queue) would be closed again on resume.
 	for _, it := range items {
 		if it.Event != nil && it.Event.Except != "" && it.Event.Except == s.clientID {
 			continue // a replayed broadcast_except skips its sender, as the live fan-out does
 		}
-		if !s.pushLocked(it) {
-			return 0, s.cause
-		}
+		s.appendLocked(it)
+		s.replay++
 	}
 	if endNow {
 		return latest, nil

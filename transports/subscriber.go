@@ -35,6 +35,7 @@ type Subscriber struct {
 
 	mu     sync.Mutex
 	queue  []Item
+	replay int      // items of catch-ups (Subscribe) in queue: not counted against max
 	topics []*topic // topics followed (few per connection); guarded by mu
 	closed bool
 	cause  error
@@ -80,6 +81,7 @@ func (s *Subscriber) Drain(dst []Item) []Item {
 	s.mu.Lock()
 	dst = append(dst, s.queue...)
 	clear(s.queue)
+	s.replay = 0
 	if cap(s.queue) > 256 {
 		s.queue = nil // let a burst's buffer go; idle connections stay small
 	} else {
@@ -117,18 +119,23 @@ func (s *Subscriber) pushLocked(it Item) bool {
 	if s.closed {
 		return false
 	}
-	if len(s.queue) >= s.max {
+	if len(s.queue)-s.replay >= s.max {
 		s.closeLocked(ReasonSlowConsumer)
 		s.hub.stats.slowClosed.Add(1)
 		return false
 	}
+	s.appendLocked(it)
+	return true
+}
+
+// appendLocked queues it without checking the bound.
+func (s *Subscriber) appendLocked(it Item) {
 	s.queue = append(s.queue, it)
 	s.queued.Add(1)
 	select {
 	case s.ready <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // closeLocked marks the subscriber closed; topics drop it lazily (fan-out
