@@ -370,7 +370,8 @@ func TestShutdownWithoutHubClose(t *testing.T) {
 	}
 }
 
-// A server-wide WriteTimeout or ReadTimeout must not cut streams.
+// A server-wide WriteTimeout must not cut streams (nor ReadTimeout, which
+// net/http lifts for bodiless requests itself).
 func TestServerTimeoutsDoNotCutStreams(t *testing.T) {
 	const short = 100 * time.Millisecond
 	e := newEnv(t, envOpts{

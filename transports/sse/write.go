@@ -36,13 +36,11 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gosse.Session
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell nginx-style proxies not to buffer
-	rc := http.NewResponseController(w)
-	// A server-wide ReadTimeout would expire under net/http's background
-	// read and cancel the request's context, ending the stream: a stream
-	// reads nothing, so it has no read deadline. (Writes get a deadline per
-	// batch, which replaces any server-wide WriteTimeout.)
-	_ = rc.SetReadDeadline(time.Time{})
-	return sess, rc, true
+	// Every write gets its own deadline (see deadline), which replaces the
+	// one a server-wide http.Server.WriteTimeout set when the request was
+	// read and which would otherwise cut the stream. (net/http already
+	// lifts the read deadline while a handler runs.)
+	return sess, http.NewResponseController(w), true
 }
 
 // refuse answers a stream request that cannot be served now (over a
