@@ -289,3 +289,29 @@ func (s *Sub) Tally(windows []Window) Tally {
 	out.Resets = s.resets
 	return out
 }
+
+// SelfTally accounts the subscriber against itself, for streams whose
+// extent only the stream knows (a task stream starts at its snapshot and
+// ends at its terminal event): on each topic every seq from the first
+// received to the last is expected.
+func (s *Sub) SelfTally() Tally {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out Tally
+	for _, t := range s.trackers {
+		hi, ok := t.Seen()
+		if !ok {
+			continue
+		}
+		exp := hi - t.Lowest() + 1
+		got := t.Received(t.Lowest(), hi)
+		d, o, _ := t.Counts()
+		out.Expected += exp
+		out.Delivered += got
+		out.Lost += exp - got
+		out.Duplicates += d
+		out.OutOfOrder += o
+	}
+	out.Resets = s.resets
+	return out
+}

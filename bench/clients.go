@@ -1,0 +1,41 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/sse"
+	"github.com/twinstream/twinstream/transports/ws"
+)
+
+// clientParams is what a load-generating client gives a transport's Go
+// client.
+type clientParams struct {
+	URL        string
+	HTTPClient *http.Client
+	Backoff    transports.Backoff
+	OnEvent    func(transports.WireEvent)
+	OnControl  func([]byte)
+}
+
+// clientRunner runs one transport client until ctx ends or its stream ends
+// for good (the transports' Client.Run contract).
+type clientRunner func(ctx context.Context, p clientParams) error
+
+func runnerFor(transport string) (clientRunner, error) {
+	switch transport {
+	case WS:
+		return func(ctx context.Context, p clientParams) error {
+			return ws.NewClient(ws.ClientConfig{URL: p.URL, HTTPClient: p.HTTPClient, Backoff: p.Backoff,
+				OnEvent: p.OnEvent, OnControl: p.OnControl}).Run(ctx)
+		}, nil
+	case SSE:
+		return func(ctx context.Context, p clientParams) error {
+			return sse.NewClient(sse.ClientConfig{URL: p.URL, HTTPClient: p.HTTPClient, Backoff: p.Backoff,
+				OnEvent: p.OnEvent, OnControl: p.OnControl}).Run(ctx)
+		}, nil
+	}
+	return nil, fmt.Errorf("bench: unknown transport %q", transport)
+}

@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// Scenario names.
+const (
+	ScenarioFanout    = "fanout"
+	ScenarioConnect   = "connect"
+	ScenarioReconnect = "reconnect"
+	ScenarioTasks     = "tasks"
+)
+
+// Scenarios lists every scenario, in the order the default comparison runs them.
+var Scenarios = []string{ScenarioFanout, ScenarioConnect, ScenarioReconnect, ScenarioTasks}
+
+// Transport names.
+const (
+	WS  = "ws"
+	SSE = "sse"
+)
+
+// Config is the full configuration of a run; it is recorded in the result.
+// Zero fields take the defaults of Defaults(scenario).
+type Config struct {
+	// Targets are server base URLs (http://host:port). Empty means loadgen
+	// spawns the demo server itself, a fresh one per transport.
+	Targets    []string `json:"targets,omitempty"`
+	Transports []string `json:"transports"`
+
+	Subscribers []int    `json:"subscribers,omitempty"` // per transport; several values sweep (fanout)
+	Topics      int      `json:"topics,omitempty"`      // subscribers are spread over this many topics
+	Rate        float64  `json:"rate,omitempty"`        // events/s published on each topic
+	Size        int      `json:"size,omitempty"`        // bytes of each event's data
+	Duration    Duration `json:"duration,omitempty"`    // publishing time
+	Drain       Duration `json:"drain,omitempty"`       // longest wait for deliveries after the last publish
+
+	Connections int      `json:"connections,omitempty"` // connect: per transport
+	RampRate    float64  `json:"ramp_rate,omitempty"`   // new connections/s, all workers together
+	Hold        Duration `json:"hold,omitempty"`        // connect: how long the peak is held
+
+	ReconnectMode string   `json:"reconnect_mode,omitempty"` // reconnect: "drop" (admin endpoint) or "restart" (spawned server)
+	Settle        Duration `json:"settle,omitempty"`         // reconnect: steady stream before the drop, and after everyone is back
+
+	Tasks      int `json:"tasks,omitempty"`        // tasks: concurrent tasks
+	Watchers   int `json:"watchers,omitempty"`     // tasks: watchers per task per transport
+	TaskFiles  int `json:"task_files,omitempty"`   // tasks: "files" of each task
+	TaskStepMS int `json:"task_step_ms,omitempty"` // tasks: "step_ms" of each task
+
+	Procs     int      `json:"procs"`                // worker processes per transport (0 = automatic)
+	SourceIPs []string `json:"source_ips,omitempty"` // local addresses clients bind to
+
+	WSBackoff   BackoffConfig `json:"ws_backoff"`            // WebSocket client reconnect schedule
+	SSERetry    Duration      `json:"sse_retry,omitempty"`   // retry: the spawned server announces (--sse-retry)
+	AdminToken  string        `json:"-"`                     // bearer token for the admin endpoint of a target
+	ServerBin   string        `json:"server_bin,omitempty"`  // demo server binary (built when empty)
+	ServerArgs  []string      `json:"server_args,omitempty"` // extra arguments for the spawned server
+	InProcess   bool          `json:"in_process,omitempty"`  // workers as goroutines (tests); not for big runs
+	ClientsPerP int           `json:"clients_per_proc"`      // automatic --procs divisor
+}
+
+// BackoffConfig is transports.Backoff in JSON form.
+type BackoffConfig struct {
+	Initial    Duration `json:"initial"`
+	Max        Duration `json:"max"`
+	Multiplier float64  `json:"multiplier"`
+	Jitter     float64  `json:"jitter"`
+}
+
+// Backoff converts to transports.Backoff.
+func (b BackoffConfig) Backoff() transports.Backoff {
+	return transports.Backoff{Initial: b.Initial.D(), Max: b.Max.D(), Multiplier: b.Multiplier, Jitter: b.Jitter}
+}
+
+// DefaultClientsPerProc is how many clients one worker process holds when
+// --procs is automatic. A process may open at most 20,000 files here; 9,000
+// leaves room for a second transport's stragglers and the runtime.
+const DefaultClientsPerProc = 9000
+
+// Defaults returns the default configuration of a scenario: modest sizes
+// that a 2-core machine runs in well under a minute per transport.
+func Defaults(scenario string) Config {
+	c := Config{
+		Transports:    []string{WS, SSE},
+		Subscribers:   []int{500},
+		Topics:        1,
+		Rate:          10,
+		Size:          100,
+		Duration:      Duration(10 * time.Second),
+		Drain:         Duration(10 * time.Second),
+		Connections:   1000,
+		RampRate:      1000,
+		Hold:          Duration(10 * time.Second),
+		ReconnectMode: "drop",
+		Settle:        Duration(3 * time.Second),
+		Tasks:         20,
+		Watchers:      10,
+		TaskFiles:     10,
+		TaskStepMS:    100,
+		WSBackoff: BackoffConfig{Initial: Duration(250 * time.Millisecond), Max: Duration(10 * time.Second),
+			Multiplier: 2, Jitter: 0.5},
+		ClientsPerP: DefaultClientsPerProc,
+	}
+	if scenario == ScenarioFanout {
+		c.Subscribers = []int{100, 500, 1000}
+	}
+	return c
+}
+
+// Clients is the number of clients per transport the scenario opens.
+func (c Config) Clients(scenario string) int {
+	switch scenario {
+	case ScenarioConnect:
+		return c.Connections
+	case ScenarioTasks:
+		return c.Tasks * c.Watchers
+	}
+	return slices.Max(append([]int{0}, c.Subscribers...))
+}
+
+// ProcsFor returns the worker processes for n clients: --procs, or
+// ceil(n / clients per process).
+func (c Config) ProcsFor(n int) int {
+	if c.Procs > 0 {
+		return c.Procs
+	}
+	per := c.ClientsPerP
+	if per <= 0 {
+		per = DefaultClientsPerProc
+	}
+	return max(1, int(math.Ceil(float64(n)/float64(per))))
+}
+
+// Validate checks the configuration of a scenario.
+func (c Config) Validate(scenario string) error {
+	if !slices.Contains(Scenarios, scenario) {
+		return fmt.Errorf("unknown scenario %q (want one of %v)", scenario, Scenarios)
+	}
+	if len(c.Transports) == 0 {
+		return fmt.Errorf("--transports is empty")
+	}
+	for _, t := range c.Transports {
+		if t != WS && t != SSE {
+			return fmt.Errorf("--transports: unknown transport %q (want ws, sse)", t)
+		}
+	}
+	for _, t := range c.Targets {
+		u, err := url.Parse(t)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--target %q: want http://host:port", t)
+		}
+	}
+	switch scenario {
+	case ScenarioFanout, ScenarioReconnect:
+		if len(c.Subscribers) == 0 || slices.Min(c.Subscribers) < 1 {
+			return fmt.Errorf("--subscribers must be at least 1")
+		}
+		if c.Rate <= 0 || c.Rate > 100_000 {
+			return fmt.Errorf("--rate must be in (0, 100000] events/s")
+		}
+		if c.Size < 0 || c.Size > 1<<20 {
+			return fmt.Errorf("--size must be in [0, 1 MiB]")
+		}
+		if c.Duration <= 0 {
+			return fmt.Errorf("--duration must be positive")
+		}
+		if c.Topics < 1 {
+			return fmt.Errorf("--topics must be at least 1")
+		}
+	case ScenarioConnect:
+		if c.Connections < 1 {
+			return fmt.Errorf("--connections must be at least 1")
+		}
+		if c.Hold < 0 {
+			return fmt.Errorf("--hold must not be negative")
+		}
+	case ScenarioTasks:
+		if c.Tasks < 1 || c.Watchers < 1 {
+			return fmt.Errorf("--tasks and --watchers must be at least 1")
+		}
+	}
+	if scenario == ScenarioReconnect && c.ReconnectMode != "drop" && c.ReconnectMode != "restart" {
+		return fmt.Errorf("--mode must be drop or restart")
+	}
+	if scenario == ScenarioReconnect && c.ReconnectMode == "restart" && len(c.Targets) > 0 {
+		return fmt.Errorf("--mode restart needs a spawned server (no --target)")
+	}
+	if c.RampRate < 0 {
+		return fmt.Errorf("--ramp-rate must not be negative")
+	}
+	return nil
+}

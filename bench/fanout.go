@@ -1,0 +1,166 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// fanout: S subscribers per transport spread over K topics; an open-loop
+// publisher sends R events/s of B bytes to each topic for D; every
+// subscriber must receive every event once, in order.
+func (r *Runner) fanout(ctx context.Context, res *Result) error {
+	c := r.Config
+	for _, n := range c.Subscribers {
+		step := SweepStep{Subscribers: n, Transports: map[string]*TransportResult{}}
+		for _, transport := range c.Transports {
+			if ctx.Err() != nil {
+				break
+			}
+			err := r.withTargets(ctx, res, func(ts []*target) error {
+				tr, err := r.fanoutOne(ctx, ts, transport, n)
+				if tr != nil {
+					step.Transports[transport] = tr
+				}
+				return err
+			})
+			if err != nil {
+				res.Transports = step.Transports
+				return err
+			}
+		}
+		res.Transports = step.Transports
+		if len(c.Subscribers) > 1 {
+			res.Sweep = append(res.Sweep, step.compact())
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// compact drops a step's bulky fields (series, histograms) for the sweep.
+func (s SweepStep) compact() SweepStep {
+	out := SweepStep{Subscribers: s.Subscribers, Transports: map[string]*TransportResult{}}
+	for k, v := range s.Transports {
+		cp := *v
+		cp.Series, cp.LatencyHDR = nil, ""
+		out.Transports[k] = &cp
+	}
+	return out
+}
+
+// topicNames names K topics of one run.
+func topicNames(prefix string, k int) []string {
+	id := runID()
+	out := make([]string, k)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%s-%d", prefix, id, i)
+	}
+	return out
+}
+
+func streamsFor(transport string, topics []string) []StreamSpec {
+	out := make([]StreamSpec, len(topics))
+	for i, t := range topics {
+		out[i] = StreamSpec{Path: streamPath(transport, t), Topics: []string{t}}
+	}
+	return out
+}
+
+// connectTimeout is how long a ramp of n connections may take.
+func (r *Runner) connectTimeout(n int) time.Duration {
+	d := 60 * time.Second
+	if r.Config.RampRate > 0 {
+		d += time.Duration(float64(n) / r.Config.RampRate * float64(time.Second) * 2)
+	}
+	return d
+}
+
+func targetURLs(ts []*target) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.url
+	}
+	return out
+}
+
+func serverInfo(ts []*target) *Server {
+	if len(ts) == 0 {
+		return nil
+	}
+	t := ts[0]
+	s := &Server{URL: t.url}
+	if p := t.process(); p != nil {
+		s.PID, s.Bin, s.Args, s.Affinity = p.pid(), p.bin, p.args, Affinity(p.pid())
+	}
+	return s
+}
+
+// connectAll starts a phase and waits until every client settled and the
+// server holds them.
+func (r *Runner) connectAll(ctx context.Context, label string, ts []*target, transport string, specs []WorkerSpec, n int) (*phase, error) {
+	ph, err := r.startPhase(ctx, label, ts, specs)
+	if err != nil {
+		return nil, err
+	}
+	if !ph.waitFor(ctx, r.connectTimeout(n), func(p Progress) bool { return p.Settled >= n }) && ctx.Err() == nil {
+		fmt.Fprintf(r.logw(), "[%s] not every client connected in time; measuring those that did\n", label)
+	}
+	est := ph.totals().Established
+	if ctx.Err() == nil && !settleServer(ctx, ts, transport, est, 15*time.Second) {
+		fmt.Fprintf(r.logw(), "[%s] the server's /metrics does not confirm %d %s connections; going on\n", label, est, transport)
+	}
+	sleepCtx(ctx, 200*time.Millisecond)
+	return ph, nil
+}
+
+func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, n int) (*TransportResult, error) {
+	c := r.Config
+	label := fmt.Sprintf("fanout %s %d", transport, n)
+	topics := topicNames("fanout", c.Topics)
+	ph0 := &phase{targets: ts}
+	before, _ := ph0.sampleServer(ctx)
+	ph, err := r.connectAll(ctx, label, ts, transport, r.specs(transport, ts, streamsFor(transport, topics), n, nil), n)
+	if err != nil {
+		return nil, err
+	}
+	defer ph.close()
+	pub := newPublisher(targetURLs(ts), topics, c.Rate, c.Size)
+	ph.mu.Lock()
+	ph.status = func() string { s := pub.stats(); return fmt.Sprintf("published %d (errors %d)", s.Published, s.Errors) }
+	ph.mu.Unlock()
+	start := time.Now()
+	if ctx.Err() == nil {
+		pub.run(ctx, c.Duration.D())
+	}
+	drain := c.Drain.D()
+	if ctx.Err() != nil {
+		drain = 0
+	}
+	results, ferr := ph.finish(pub.Windows(), drain)
+	tr, merr := ph.merge(results)
+	tr.Publisher = pub.stats()
+	tr.ServerRSSBeforeBytes = before.RSS
+	tr.Server = serverInfo(ts)
+	end := lastDelivery(results, start)
+	tr.DurationS = round3(end.Sub(start).Seconds())
+	if tr.DurationS > 0 {
+		tr.DeliveriesPerS = round3(float64(tr.Delivered) / tr.DurationS)
+	}
+	return tr, cmpErr(ferr, merr)
+}
+
+func lastDelivery(results []*WorkerResult, start time.Time) time.Time {
+	end := start
+	for _, w := range results {
+		if t := time.Unix(0, w.LastNS); w.LastNS > 0 && t.After(end) {
+			end = t
+		}
+	}
+	if end.Equal(start) {
+		end = time.Now()
+	}
+	return end
+}

@@ -1,0 +1,351 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// A phase is one transport's part of a scenario: its workers, the live
+// progress line and the time series.
+type phase struct {
+	r       *Runner
+	label   string
+	targets []*target
+	handles []*workerHandle
+	msgs    chan message
+	start   time.Time
+
+	stopLoop chan struct{}
+	loopDone chan struct{}
+
+	mu       sync.Mutex
+	latest   map[int]Progress
+	window   *hdr.Histogram
+	series   []Sample
+	results  map[int]*WorkerResult
+	errs     []error
+	peak     int
+	lastDel  uint64
+	lastTick time.Time
+	lastProc procSample
+	maxRSS   int64
+	cpuFirst procSample
+	cpuLast  procSample
+	status   func() string // scenario's extra progress text
+	resultCh chan struct{}
+}
+
+// startPhase launches one worker per spec and starts them.
+func (r *Runner) startPhase(ctx context.Context, label string, targets []*target, specs []WorkerSpec) (*phase, error) {
+	p := &phase{
+		r: r, label: label, targets: targets, msgs: make(chan message, 64), start: time.Now(),
+		stopLoop: make(chan struct{}), loopDone: make(chan struct{}), latest: map[int]Progress{},
+		window: NewHist(), results: map[int]*WorkerResult{}, resultCh: make(chan struct{}, 1),
+	}
+	p.lastTick = p.start
+	if s, ok := p.sampleServer(ctx); ok {
+		p.cpuFirst, p.lastProc = s, s
+	}
+	go p.loop(ctx) // owner: the phase; ends in close
+	for i, spec := range specs {
+		h, err := r.launchWorker(ctx, i, p.msgs)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.handles = append(p.handles, h)
+		spec.Worker = i
+		if err := h.send(command{Op: opStart, Spec: &spec}); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *phase) loop(ctx context.Context) {
+	defer close(p.loopDone)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case m := <-p.msgs:
+			p.handle(m)
+		case <-tick.C:
+			p.tick(ctx)
+		case <-p.stopLoop:
+			return
+		}
+	}
+}
+
+func (p *phase) handle(m message) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch m.Type {
+	case msgProgress:
+		if m.Progress == nil {
+			return
+		}
+		p.latest[m.worker] = *m.Progress
+		if h, err := DecodeHist(m.Progress.WindowHDR); err == nil {
+			p.window.Merge(h)
+		}
+	case msgResult:
+		if m.Result != nil {
+			p.results[m.worker] = m.Result
+		}
+		if len(p.results) == len(p.handles) {
+			select {
+			case p.resultCh <- struct{}{}:
+			default:
+			}
+		}
+	case msgError:
+		p.errs = append(p.errs, fmt.Errorf("worker %d: %s", m.worker, m.Error))
+		select {
+		case p.resultCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// totals sums the workers' latest progress.
+func (p *phase) totals() Progress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.totalsLocked()
+}
+
+func (p *phase) totalsLocked() Progress {
+	var t Progress
+	for _, w := range p.latest {
+		t.Attempted += w.Attempted
+		t.Connected += w.Connected
+		t.Established += w.Established
+		t.Failed += w.Failed
+		t.Settled += w.Settled
+		t.Back += w.Back
+		t.Ended += w.Ended
+		t.Deliveries += w.Deliveries
+	}
+	return t
+}
+
+// sampleServer reads the servers' resource use: /proc for spawned ones,
+// /metrics for targets. Several targets are summed.
+func (p *phase) sampleServer(ctx context.Context) (procSample, bool) {
+	var sum procSample
+	ok := false
+	for _, t := range p.targets {
+		s, err := t.sample(ctx)
+		if err != nil {
+			continue
+		}
+		ok = true
+		sum.At = s.At
+		sum.RSS += s.RSS
+		sum.CPUSeconds += s.CPUSeconds
+		sum.Goroutines += s.Goroutines
+	}
+	return sum, ok
+}
+
+func (p *phase) tick(ctx context.Context) {
+	srv, haveSrv := p.sampleServer(ctx)
+	p.mu.Lock()
+	now := time.Now()
+	t := p.totalsLocked()
+	dt := now.Sub(p.lastTick).Seconds()
+	s := Sample{TS: round3(now.Sub(p.start).Seconds()), Connections: t.Connected, Failed: t.Failed}
+	if dt > 0 && t.Deliveries >= p.lastDel {
+		s.DeliveriesPerS = round3(float64(t.Deliveries-p.lastDel) / dt)
+	}
+	p.lastDel, p.lastTick = t.Deliveries, now
+	if p.window.TotalCount() > 0 {
+		s.P99MS = usToMS(p.window.ValueAtPercentile(99))
+	}
+	p.window.Reset()
+	if haveSrv {
+		s.ServerRSSBytes = srv.RSS
+		s.ServerCPUPct = cpuPercent(p.lastProc, srv)
+		p.lastProc, p.cpuLast = srv, srv
+		p.maxRSS = max(p.maxRSS, srv.RSS)
+	}
+	p.peak = max(p.peak, t.Connected)
+	p.series = append(p.series, s)
+	extra := ""
+	if p.status != nil {
+		extra = "  " + p.status()
+	}
+	p.mu.Unlock()
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %4.0fs  conns %d (established %d/%d, failed %d)  %.0f deliveries/s  p99 %.2fms",
+		p.label, s.TS, t.Connected, t.Established, t.Attempted, t.Failed, s.DeliveriesPerS, s.P99MS)
+	if haveSrv {
+		fmt.Fprintf(&b, "  server %.1f MB cpu %.0f%%", float64(srv.RSS)/1e6, s.ServerCPUPct)
+	}
+	fmt.Fprintf(p.r.logw(), "%s%s\n", b.String(), extra)
+}
+
+// waitFor polls the totals until cond holds, the timeout passes or ctx
+// ends. It reports whether cond held.
+func (p *phase) waitFor(ctx context.Context, timeout time.Duration, cond func(Progress) bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond(p.totals()) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// markAll tells every worker that the drop happens at t.
+func (p *phase) markAll(t time.Time) {
+	for _, h := range p.handles {
+		_ = h.send(command{Op: opMark, TNS: t.UnixNano()})
+	}
+}
+
+func (p *phase) holdAll() {
+	for _, h := range p.handles {
+		_ = h.send(command{Op: opHold})
+	}
+}
+
+// finish asks every worker for its account and waits for them all. It
+// does not use the run's context: an interrupted run still collects what
+// was measured.
+func (p *phase) finish(windows []Window, drain time.Duration) ([]*WorkerResult, error) {
+	p.tick(context.Background()) // a last sample at the end of the measurement
+	for _, h := range p.handles {
+		if err := h.send(command{Op: opFinish, Windows: windows, Drain: Duration(drain)}); err != nil {
+			p.mu.Lock()
+			p.errs = append(p.errs, err)
+			p.mu.Unlock()
+		}
+	}
+	deadline := time.After(drain + 60*time.Second)
+	for {
+		p.mu.Lock()
+		n, errs := len(p.results), len(p.errs)
+		p.mu.Unlock()
+		if n+errs >= len(p.handles) {
+			break
+		}
+		select {
+		case <-p.resultCh:
+		case <-deadline:
+			p.mu.Lock()
+			p.errs = append(p.errs, errors.New("some workers sent no result in time"))
+			p.mu.Unlock()
+			return p.collected()
+		}
+	}
+	return p.collected()
+}
+
+func (p *phase) collected() ([]*WorkerResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys := make([]int, 0, len(p.results))
+	for k := range p.results {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	out := make([]*WorkerResult, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, p.results[k])
+	}
+	return out, errors.Join(p.errs...)
+}
+
+// close stops the workers and the progress loop.
+func (p *phase) close() {
+	var wg sync.WaitGroup
+	for _, h := range p.handles {
+		wg.Go(func() { h.close(20 * time.Second) })
+	}
+	wg.Wait()
+	close(p.stopLoop)
+	<-p.loopDone
+}
+
+// merge combines the workers' accounts into a transport result.
+func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
+	tr := &TransportResult{Connections: Connections{Failures: map[string]int{}}}
+	lat, sched, conn := NewHist(), NewHist(), NewHist()
+	var tally Tally
+	var firstErr error
+	for _, w := range results {
+		for _, pair := range []struct {
+			dst *hdr.Histogram
+			enc string
+		}{{lat, w.LatencyHDR}, {sched, w.ScheduleHDR}, {conn, w.ConnectHDR}} {
+			h, err := DecodeHist(pair.enc)
+			if err != nil {
+				firstErr = cmpErr(firstErr, err)
+				continue
+			}
+			pair.dst.Merge(h)
+		}
+		tally.Add(w.Tally)
+		tr.Connections.Attempted += w.Attempted
+		tr.Connections.Established += w.Established
+		tr.Connections.Failed += w.Failed
+		for k, v := range w.Failures {
+			tr.Connections.Failures[k] += v
+		}
+	}
+	if len(tr.Connections.Failures) == 0 {
+		tr.Connections.Failures = nil
+	}
+	p.mu.Lock()
+	tr.Connections.Peak = p.peak
+	tr.Series = append([]Sample(nil), p.series...)
+	tr.ServerRSSBytes = p.maxRSS
+	tr.ServerCPUPercent = cpuPercent(p.cpuFirst, p.cpuLast)
+	tr.ServerGoroutines = p.lastProc.Goroutines
+	p.mu.Unlock()
+	tr.LatencyMS = PercentilesOf(lat)
+	tr.LatencyFromScheduleMS = PercentilesOf(sched)
+	tr.ConnectMS = PercentilesOf(conn)
+	tr.LatencyCDF = CDF(lat)
+	if lat.TotalCount() > 0 {
+		tr.LatencyHDR, _ = EncodeHist(lat)
+	}
+	tr.Expected, tr.Delivered, tr.Lost = tally.Expected, tally.Delivered, tally.Lost
+	tr.Duplicates, tr.OutOfOrder, tr.Resets = tally.Duplicates, tally.OutOfOrder, tally.Resets
+	return tr, firstErr
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// logw is where progress goes (never nil).
+func (r *Runner) logw() io.Writer {
+	if r.Log == nil {
+		return io.Discard
+	}
+	return r.Log
+}

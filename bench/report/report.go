@@ -1,0 +1,200 @@
+// Package report turns loadgen results (bench.Result JSON) into Markdown
+// with tables and SVG charts (gonum/plot), and into the terminal summary.
+package report
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/twinstream/twinstream/bench"
+)
+
+// Write reads every result file and writes, next to each, <name>.md and
+// its charts <name>-<chart>.svg. The latency-vs-subscribers chart of a
+// fanout result uses every fanout result given. It returns the files
+// written.
+func Write(paths []string) ([]string, error) {
+	results := make([]*bench.Result, 0, len(paths))
+	for _, p := range paths {
+		r, err := bench.ReadResult(p)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, r)
+	}
+	var written []string
+	for i, r := range results {
+		base := strings.TrimSuffix(paths[i], filepath.Ext(paths[i]))
+		charts, err := writeCharts(base, r, results)
+		written = append(written, charts...)
+		if err != nil {
+			return written, err
+		}
+		md := base + ".md"
+		f, err := os.Create(md)
+		if err != nil {
+			return written, err
+		}
+		rel := make([]string, len(charts))
+		for j, c := range charts {
+			rel[j] = filepath.Base(c)
+		}
+		Markdown(f, r, rel)
+		if err := f.Close(); err != nil {
+			return written, err
+		}
+		written = append(written, md)
+	}
+	return written, nil
+}
+
+// writeCharts draws the charts that apply to r.
+func writeCharts(base string, r *bench.Result, all []*bench.Result) ([]string, error) {
+	type named struct {
+		suffix string
+		c      chart
+	}
+	var list []named
+	if hasLatency(r) {
+		list = append(list, named{"latency-cdf", latencyCDF(r)})
+		list = append(list, named{"p99-over-time", overTime(r, "p99 latency each second", "p99 (ms)",
+			func(s bench.Sample) (float64, bool) { return s.P99MS, s.P99MS > 0 })})
+	}
+	if r.Scenario == bench.ScenarioFanout {
+		list = append(list, named{"latency-vs-subscribers", latencyVsSubscribers(all)})
+	}
+	list = append(list,
+		named{"connections", overTime(r, "connections held", "connections",
+			func(s bench.Sample) (float64, bool) { return float64(s.Connections), true })},
+		named{"memory", overTime(r, "server memory (RSS)", "RSS (MB)",
+			func(s bench.Sample) (float64, bool) { return float64(s.ServerRSSBytes) / 1e6, s.ServerRSSBytes > 0 })},
+	)
+	if r.Scenario == bench.ScenarioReconnect {
+		rate, back := reconnectTimeline(r)
+		list = append(list, named{"reconnect-timeline", rate}, named{"reconnect-back", back})
+	}
+	var out []string
+	for _, n := range list {
+		path := base + "-" + n.suffix + ".svg"
+		switch err := n.c.save(path); {
+		case errors.Is(err, errNoData):
+			continue
+		case err != nil:
+			return out, err
+		}
+		out = append(out, path)
+	}
+	return out, nil
+}
+
+func hasLatency(r *bench.Result) bool {
+	for _, t := range r.Transports {
+		if t.LatencyMS.Count > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// transportsOf lists a result's transports in the configured order.
+func transportsOf(r *bench.Result) []string {
+	var out []string
+	for _, t := range r.Config.Transports {
+		if _, ok := r.Transports[t]; ok && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	for _, t := range sortedKeys(r.Transports) {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// Markdown writes the report of one result; charts are file names relative
+// to the Markdown file.
+func Markdown(w io.Writer, r *bench.Result, charts []string) {
+	ts := transportsOf(r)
+	fmt.Fprintf(w, "# %s: %s\n\n", r.Scenario, strings.Join(ts, " vs "))
+	if r.Interrupted {
+		fmt.Fprintf(w, "**Interrupted**: the run was stopped early; figures cover what was measured.\n\n")
+	}
+	fmt.Fprintf(w, "%s\n\n", describe(r))
+	writeTable(w, r, ts)
+	if f := failures(r, ts); f != "" {
+		fmt.Fprintf(w, "\n%s", f)
+	}
+	if len(r.Sweep) > 0 {
+		fmt.Fprintf(w, "\n## Sweep\n\n")
+		writeSweep(w, r, ts)
+	}
+	if len(charts) > 0 {
+		fmt.Fprintf(w, "\n## Charts\n\n")
+		for _, c := range charts {
+			fmt.Fprintf(w, "![%s](%s)\n\n", strings.TrimSuffix(c, ".svg"), c)
+		}
+	}
+	fmt.Fprintf(w, "\n## Environment\n\n%s\n", envText(r))
+	fmt.Fprintf(w, "\n## Definitions\n\n%s", definitions)
+}
+
+const definitions = `- **latency**: receive time − the event's ts (the server's publish time), every delivery, HDR histogram in µs (3 significant digits).
+- **latency from schedule**: receive time − the time the open-loop publisher was scheduled to publish. It includes the publish request and any server stall that also delays the ts, so it is free of coordinated omission.
+- **expected / delivered / lost**: every subscriber should receive every seq the publisher got back from the server, once; delivered counts distinct seqs, lost = expected − delivered; **duplicates** and **out of order** are counted over everything received.
+- **connections**: attempted = clients started; established = connected at least once; failed = never connected, or (connect scenario) lost at any time; peak = most connected at once, sampled each second.
+- **server bytes per connection** (connect): (server RSS at peak − RSS before the clients) / peak connections, RSS from /proc/<pid>/statm (spawned) or /metrics.
+- **reconnect**: time from the drop request to each client's next established connection; peak per 100 ms is the tallest 100 ms bucket of reconnections (a thundering herd shows as one tall bucket).
+`
+
+func describe(r *bench.Result) string {
+	c := r.Config
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run %s, %s. %s.\n\n", r.StartedAt.Format("2006-01-02 15:04 MST"),
+		r.EndedAt.Sub(r.StartedAt).Round(1e9), r.ServerMode)
+	switch r.Scenario {
+	case bench.ScenarioFanout, bench.ScenarioReconnect:
+		fmt.Fprintf(&b, "Workload: %s subscribers per transport on %d topic(s), %g events/s per topic of %d bytes, ",
+			ints(c.Subscribers), c.Topics, c.Rate, c.Size)
+		if r.Scenario == bench.ScenarioFanout {
+			fmt.Fprintf(&b, "for %s.", c.Duration.D())
+		} else {
+			fmt.Fprintf(&b, "%s steady, then every connection of the transport is %s, then %s steady again. WebSocket backoff: initial %s, max %s, jitter %g; SSE: the server's retry: (%s).",
+				c.Settle.D(), map[string]string{"drop": "dropped by the server (POST /api/admin/drop)", "restart": "cut by a server restart"}[c.ReconnectMode],
+				c.Settle.D(), c.WSBackoff.Initial.D(), c.WSBackoff.Max.D(), c.WSBackoff.Jitter, orDefault(c.SSERetry.D().String(), "0s", "server default"))
+		}
+	case bench.ScenarioConnect:
+		fmt.Fprintf(&b, "Workload: ramp to %d idle connections per transport at %g/s, hold %s. Clients do not reconnect: any lost connection is a failure.",
+			c.Connections, c.RampRate, c.Hold.D())
+	case bench.ScenarioTasks:
+		fmt.Fprintf(&b, "Workload: %d tasks (%d files × %d ms) created at once, each watched by %d clients per transport until its terminal event.",
+			c.Tasks, c.TaskFiles, c.TaskStepMS, c.Watchers)
+	}
+	return b.String()
+}
+
+func orDefault(s, zero, def string) string {
+	if s == zero {
+		return def
+	}
+	return s
+}
+
+func ints(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Result is one scenario run: the JSON written to results/<scenario>-<date>.json.
+// Field names are a public interface (scripts read them).
+type Result struct {
+	Scenario    string    `json:"scenario"`
+	Config      Config    `json:"config"`
+	Env         Env       `json:"env"`
+	StartedAt   time.Time `json:"started_at"`
+	EndedAt     time.Time `json:"ended_at"`
+	Interrupted bool      `json:"interrupted"`
+	// ServerMode says where the server came from: "spawned: fresh server per
+	// transport" or "target: <urls>" (one server for both transports, run
+	// one after the other).
+	ServerMode string                      `json:"server_mode"`
+	Transports map[string]*TransportResult `json:"transports"`
+	// Sweep holds every step of a fanout run over several subscriber
+	// counts (--subscribers 100,1000); Transports is the last step.
+	Sweep []SweepStep `json:"sweep,omitempty"`
+	Notes []string    `json:"notes,omitempty"`
+}
+
+// SweepStep is one subscriber count of a fanout sweep.
+type SweepStep struct {
+	Subscribers int                         `json:"subscribers"`
+	Transports  map[string]*TransportResult `json:"transports"`
+}
+
+// TransportResult is everything measured for one transport in one run.
+// Fields a scenario does not measure are zero or omitted.
+type TransportResult struct {
+	// Delivery latency (receive − the event's ts), all deliveries.
+	LatencyMS Percentiles `json:"latency_ms"`
+	// Latency from the publisher's schedule (receive − intended publish
+	// time): includes the publish request and any server stall, so it is
+	// free of coordinated omission.
+	LatencyFromScheduleMS Percentiles `json:"latency_from_schedule_ms"`
+
+	Expected       uint64  `json:"expected"`
+	Delivered      uint64  `json:"delivered"`
+	Lost           uint64  `json:"lost"`
+	Duplicates     uint64  `json:"duplicates"`
+	OutOfOrder     uint64  `json:"out_of_order"`
+	Resets         uint64  `json:"resets"`
+	DeliveriesPerS float64 `json:"deliveries_per_s"`
+
+	Connections Connections `json:"connections"`
+	ConnectMS   Percentiles `json:"connect_ms"`
+
+	// Server process figures, where measured (a spawned server is read
+	// from /proc, a target from its /metrics).
+	ServerRSSBytes       int64   `json:"server_rss_bytes,omitempty"`        // at peak
+	ServerRSSBeforeBytes int64   `json:"server_rss_before_bytes,omitempty"` // before the clients connected
+	ServerBytesPerConn   float64 `json:"server_bytes_per_conn,omitempty"`   // (at peak − before) / connections held
+	ServerCPUPercent     float64 `json:"server_cpu_pct,omitempty"`          // mean over the measurement, 100 = one core
+	ServerGoroutines     int     `json:"server_goroutines,omitempty"`       // at peak, when /metrics says
+
+	Reconnect *Reconnect   `json:"reconnect,omitempty"`
+	Tasks     *TasksResult `json:"tasks,omitempty"`
+	Publisher *Publisher   `json:"publisher,omitempty"`
+
+	DurationS  float64    `json:"duration_s"`            // measured phase
+	LatencyCDF []CDFPoint `json:"latency_cdf,omitempty"` // for the CDF chart
+	LatencyHDR string     `json:"latency_hdr,omitempty"` // the full histogram, V2 base64, µs
+	Series     []Sample   `json:"series,omitempty"`      // one sample a second
+	Server     *Server    `json:"server,omitempty"`
+}
+
+// Connections counts clients: attempted (started), established (connected
+// at least once), failed (never connected, or lost during a hold that should
+// have kept them), peak (most connected at once, sampled every second).
+type Connections struct {
+	Attempted   int            `json:"attempted"`
+	Established int            `json:"established"`
+	Failed      int            `json:"failed"`
+	Peak        int            `json:"peak"`
+	HeldS       float64        `json:"held_s,omitempty"`
+	Failures    map[string]int `json:"failures,omitempty"` // by cause
+}
+
+// Reconnect is what happened after the server dropped every connection.
+// Times are from the drop (the admin request, or the restart) until each
+// client's next connection was established.
+type Reconnect struct {
+	Mode       string  `json:"mode"` // "drop" or "restart"
+	Dropped    int     `json:"dropped"`
+	Back       int     `json:"back"`
+	NotBack    int     `json:"not_back"`
+	P50MS      float64 `json:"p50_ms"`
+	P90MS      float64 `json:"p90_ms"`
+	P99MS      float64 `json:"p99_ms"`
+	MaxMS      float64 `json:"max_ms"`
+	Lost       uint64  `json:"lost"`
+	Duplicates uint64  `json:"duplicates"`
+	// PeakPer100ms is the most reconnections in one 100 ms bucket: a herd
+	// shows as one tall bucket, jitter spreads it.
+	PeakPer100ms int      `json:"peak_per_100ms"`
+	Timeline     []Bucket `json:"timeline,omitempty"`
+}
+
+// Bucket is one 100 ms bucket of the reconnect timeline.
+type Bucket struct {
+	TMS        int     `json:"t_ms"`
+	Reconnects int     `json:"reconnects"`
+	BackPct    float64 `json:"back_pct"` // cumulative
+}
+
+// TasksResult is the tasks scenario's outcome per transport.
+type TasksResult struct {
+	Tasks      int         `json:"tasks"`
+	Watchers   int         `json:"watchers_per_task"`
+	EndToEndMS Percentiles `json:"end_to_end_ms"` // POST /api/tasks → terminal event, per watcher
+	Completed  int         `json:"completed"`
+	Failed     int         `json:"failed"`
+	Unfinished int         `json:"unfinished"` // watchers that saw no terminal event
+	Consistent bool        `json:"consistent"` // every watcher of a task saw the same final event
+	Mismatches int         `json:"mismatches"`
+}
+
+// Publisher describes the open-loop publisher.
+type Publisher struct {
+	Published int `json:"published"`
+	Errors    int `json:"errors"`
+	Skipped   int `json:"skipped,omitempty"` // ticks skipped while the server restarted
+	// RequestMS is the publish request latency, corrected for coordinated
+	// omission (RecordCorrectedValue at the expected interval).
+	RequestMS Percentiles `json:"request_ms"`
+	MaxLagMS  float64     `json:"max_lag_ms"` // furthest behind schedule
+}
+
+// Sample is one point of the time series (one a second).
+type Sample struct {
+	TS             float64 `json:"t_s"`
+	Connections    int     `json:"connections"`
+	Failed         int     `json:"failed"`
+	DeliveriesPerS float64 `json:"deliveries_per_s"`
+	P99MS          float64 `json:"p99_ms"`
+	ServerRSSBytes int64   `json:"server_rss_bytes,omitempty"`
+	ServerCPUPct   float64 `json:"server_cpu_pct,omitempty"`
+}
+
+// Server identifies the server measured.
+type Server struct {
+	URL      string   `json:"url"`
+	PID      int      `json:"pid,omitempty"`
+	Bin      string   `json:"bin,omitempty"`
+	Args     []string `json:"args,omitempty"`
+	Affinity string   `json:"affinity,omitempty"` // Cpus_allowed_list
+}
+
+// WriteJSON writes r, indented, to path (creating its directory).
+func (r *Result) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bench: encoding result: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadResult reads a result file.
+func ReadResult(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", path, err)
+	}
+	if r.Scenario == "" || r.Transports == nil {
+		return nil, fmt.Errorf("bench: %s: not a loadgen result (no scenario or transports)", path)
+	}
+	return &r, nil
+}
+
+// DefaultPath is results/<scenario>-<date>.json under dir.
+func DefaultPath(dir, scenario string, t time.Time) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.json", scenario, t.UTC().Format("20060102-150405")))
+}
+
+// Duration is a time.Duration that encodes as a string ("60s") in JSON and
+// decodes from a string or a number of nanoseconds.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("bench: duration must be a string like \"60s\": %s", b)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Runner runs scenarios. Set Config (start from Defaults), then call Run;
+// a Runner runs one scenario at a time.
+type Runner struct {
+	// Config is the run's configuration.
+	Config Config
+	// Log receives live progress (one line a second) and notes; nil discards.
+	Log io.Writer
+	// WorkerCommand starts a worker process: argv of a program that runs
+	// RunWorker on its stdin and stdout. Default: this executable with the
+	// argument "worker" (what cmd/loadgen does). Ignored with Config.InProcess.
+	WorkerCommand []string
+	// ModuleDir is the twinstream checkout the demo server is built from
+	// when Config.ServerBin is empty and no target is given. Default: found
+	// from the working directory.
+	ModuleDir string
+
+	serverBin string
+}
+
+// Run runs one scenario on every configured transport and returns its
+// result. When ctx is cancelled (Ctrl-C) it stops early and still returns
+// what was measured, with Interrupted set.
+func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
+	c := r.Config
+	if err := c.Validate(scenario); err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Scenario: scenario, Config: c, StartedAt: time.Now().UTC(),
+		Transports: map[string]*TransportResult{},
+	}
+	moduleDir := r.ModuleDir
+	if moduleDir == "" {
+		moduleDir = ModuleDir()
+	}
+	res.Env = CaptureEnv(ctx, moduleDir)
+	if len(c.Targets) > 0 {
+		res.ServerMode = "target: " + strings.Join(c.Targets, ",") + " (one server for every transport, run one after the other)"
+	} else {
+		res.ServerMode = "spawned: a fresh demo server per transport, transports run one after the other"
+		if err := r.ensureServer(ctx, moduleDir); err != nil {
+			return nil, err
+		}
+		res.Config.ServerBin = r.serverBin
+	}
+	var err error
+	switch scenario {
+	case ScenarioFanout:
+		err = r.fanout(ctx, res)
+	case ScenarioConnect:
+		err = r.connect(ctx, res)
+	case ScenarioReconnect:
+		err = r.reconnect(ctx, res)
+	case ScenarioTasks:
+		err = r.tasks(ctx, res)
+	}
+	res.EndedAt = time.Now().UTC()
+	if ctx.Err() != nil {
+		res.Interrupted = true
+		err = nil
+	}
+	return res, err
+}
+
+// ensureServer builds the demo server unless a binary was given.
+func (r *Runner) ensureServer(ctx context.Context, moduleDir string) error {
+	if r.serverBin != "" {
+		return nil
+	}
+	if r.Config.ServerBin != "" {
+		r.serverBin = r.Config.ServerBin
+		return nil
+	}
+	if moduleDir == "" {
+		return errors.New("bench: not inside the twinstream module, so the demo server cannot be built: pass --server-bin or --target")
+	}
+	dir, err := os.MkdirTemp("", "twinstream-loadgen-")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.logw(), "building the demo server (./cmd/demo) into %s\n", dir)
+	bin, err := BuildServer(ctx, moduleDir, dir)
+	if err != nil {
+		return err
+	}
+	r.serverBin = bin
+	return nil
+}
+
+// withTargets gives fn the servers for one transport: a freshly spawned
+// demo server (stopped afterwards), or the configured targets.
+func (r *Runner) withTargets(ctx context.Context, res *Result, fn func([]*target) error) error {
+	if len(r.Config.Targets) > 0 {
+		ts := make([]*target, 0, len(r.Config.Targets))
+		for _, u := range r.Config.Targets {
+			ts = append(ts, newTarget(strings.TrimRight(u, "/"), nil))
+		}
+		return fn(ts)
+	}
+	proc, err := spawnServer(ctx, r.serverBin, "127.0.0.1:0", r.serverArgs())
+	if err != nil {
+		return err
+	}
+	t := newTarget(proc.url, proc)
+	defer func() { _ = t.process().stop(15 * time.Second) }() // the current process: a restart replaces it
+	res.Env.SetServer(proc.pid())
+	return fn([]*target{t})
+}
+
+// serverArgs are the spawned server's flags besides --addr.
+func (r *Runner) serverArgs() []string {
+	args := []string{"--log-level", "warn"}
+	if r.Config.SSERetry > 0 {
+		args = append(args, "--sse-retry", r.Config.SSERetry.D().String())
+	}
+	return append(args, r.Config.ServerArgs...)
+}
+
+// specs splits n clients of a transport over the worker processes.
+func (r *Runner) specs(transport string, targets []*target, streams []StreamSpec, n int, tweak func(*WorkerSpec)) []WorkerSpec {
+	c := r.Config
+	procs := min(c.ProcsFor(n), max(n, 1))
+	urls := make([]string, len(targets))
+	for i, t := range targets {
+		urls[i] = t.url
+	}
+	ips := c.SourceIPs
+	if len(ips) == 0 && isLoopback(urls) {
+		ips = autoSourceIPs(n, 4000)
+	}
+	out := make([]WorkerSpec, 0, procs)
+	first := 0
+	for w := range procs {
+		count := n / procs
+		if w < n%procs {
+			count++
+		}
+		s := WorkerSpec{
+			Transport: transport, Targets: urls, Streams: streams, First: first, Count: count,
+			SourceIPs: ips, Backoff: c.WSBackoff, ConnectRate: c.RampRate / float64(procs),
+		}
+		if tweak != nil {
+			tweak(&s)
+		}
+		out = append(out, s)
+		first += count
+	}
+	return out
+}
+
+// runID names this run's topics so that runs against a shared server do
+// not see each other's events.
+func runID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// streamPath is the multi-topic stream path of a transport for topics.
+func streamPath(transport string, topics ...string) string {
+	var b strings.Builder
+	b.WriteString("/" + transport)
+	for i, t := range topics {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString("topic=" + t)
+	}
+	return b.String()
+}
+
+// settleServer waits until the servers report at least want connections of
+// the transport in total (when /metrics says), so that every subscriber is
+// attached before the first event.
+func settleServer(ctx context.Context, targets []*target, transport string, want int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		total, known := 0, true
+		for _, t := range targets {
+			n, ok := t.connections(ctx, transport)
+			known = known && ok
+			total += n
+		}
+		if !known || total >= want {
+			return known
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}

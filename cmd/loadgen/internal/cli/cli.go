@@ -1,0 +1,329 @@
+// Package cli is loadgen's command line: it parses flags into a
+// bench.Config, runs scenarios with a bench.Runner, writes the JSON results
+// and their reports, and prints a summary.
+//
+// Commands:
+//
+//	loadgen                          default comparison: every scenario, modest sizes, both transports
+//	loadgen fanout|connect|reconnect|tasks [flags]
+//	loadgen full [--out DIR]         the committed comparison (the floors of issue 3; long)
+//	loadgen report FILE.json...      Markdown + SVG charts next to each file
+//	loadgen worker                   (internal) a worker process, driven over stdin/stdout
+//
+// Scenario flags (names are a public interface):
+//
+//	--target URLS         comma-separated server base URLs (default: spawn the demo server, fresh per transport)
+//	--transports LIST     ws,sse (default both)
+//	--subscribers N[,N]   subscribers per transport (fanout: a list sweeps)
+//	--rate R              events/s published on each topic
+//	--size B              bytes of each event's data
+//	--duration D          publishing time
+//	--connections N       connect: connections per transport
+//	--out PATH            JSON path (or a directory: results/<scenario>-<date>.json inside it)
+//	--procs N             worker processes per transport (0 = ceil(clients / 9000))
+//	--topics K            spread subscribers over K topics
+//	--tasks T, --watchers W, --task-files F, --task-step D
+//	--ramp-rate R         new connections/s (all workers together)
+//	--hold D              connect: how long the peak is held
+//	--mode drop|restart   reconnect: admin drop, or restart of the spawned server
+//	--settle D            reconnect: steady stream before the drop and after recovery
+//	--drain D             longest wait for the last deliveries
+//	--source-ips LIST     local addresses to connect from (default: 127.0.0.2… for loopback targets)
+//	--server-bin PATH     demo server binary to spawn (default: go build ./cmd/demo)
+//	--server-arg ARG      extra flag for the spawned server (repeatable)
+//	--sse-retry D         retry: the spawned server announces (default: the server's 2s)
+//	--ws-backoff-initial D, --ws-backoff-max D, --ws-backoff-jitter F
+//	--admin-token T       bearer token for a target's admin endpoint (or $TWINSTREAM_ADMIN_TOKEN)
+//	--no-report           write only the JSON
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twinstream/twinstream/bench"
+	"github.com/twinstream/twinstream/bench/report"
+)
+
+// Exit statuses.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitInterrupted = 130
+)
+
+// Run runs loadgen with args (without the program name) and returns the
+// exit status.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "worker":
+		return runWorker(ctx, stdin, stdout, stderr)
+	case "report":
+		return runReport(args, stdout, stderr)
+	case "help":
+		usage(stdout)
+		return ExitOK
+	case "", "full":
+		return runSuite(ctx, cmd, args, stdout, stderr)
+	}
+	if !slices.Contains(bench.Scenarios, cmd) {
+		fmt.Fprintf(stderr, "loadgen: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return ExitUsage
+	}
+	opts, err := parseFlags(cmd, args, stderr)
+	if err != nil {
+		return usageError(err, stderr)
+	}
+	res, code := runScenario(ctx, opts, cmd, stderr)
+	if res == nil {
+		return code
+	}
+	path, err := outPath(opts.out, cmd, res.StartedAt)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return ExitError
+	}
+	return finishRun(res, path, opts, code, stdout, stderr)
+}
+
+// runWorker is the hidden worker subcommand. Terminal signals go to the
+// whole process group; a worker ignores them and stops when the parent
+// closes its stdin, so that an interrupted run still collects its figures.
+func runWorker(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) int {
+	if err := bench.RunWorker(context.WithoutCancel(ctx), stdin, stdout); err != nil && !errors.Is(err, io.EOF) {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return ExitError
+	}
+	return ExitOK
+}
+
+type options struct {
+	cfg      bench.Config
+	out      string
+	noReport bool
+	quiet    bool
+}
+
+func usageError(err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "loadgen: %v (see loadgen help)\n", err)
+	return ExitUsage
+}
+
+// parseFlags parses a scenario's flags over its defaults.
+func parseFlags(scenario string, args []string, stderr io.Writer) (options, error) {
+	o := options{cfg: bench.Defaults(scenario)}
+	c := &o.cfg
+	fs := flag.NewFlagSet("loadgen "+scenario, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr) }
+	fs.Func("target", "comma-separated server base URLs (default: spawn the demo server)", func(v string) error {
+		c.Targets = splitList(v)
+		return nil
+	})
+	fs.Func("transports", "transports to compare: ws,sse", func(v string) error {
+		c.Transports = splitList(v)
+		return nil
+	})
+	fs.Func("subscribers", "subscribers per transport (a comma list sweeps fanout)", func(v string) error {
+		n, err := intList(v)
+		c.Subscribers = n
+		return err
+	})
+	fs.Float64Var(&c.Rate, "rate", c.Rate, "events/s published on each topic")
+	fs.IntVar(&c.Size, "size", c.Size, "bytes of each event's data")
+	durVar(fs, &c.Duration, "duration", "publishing time")
+	fs.IntVar(&c.Connections, "connections", c.Connections, "connect: connections per transport")
+	fs.StringVar(&o.out, "out", "results", "JSON output path, or a directory for results/<scenario>-<date>.json")
+	fs.IntVar(&c.Procs, "procs", c.Procs, "worker processes per transport (0 = automatic: ceil(clients/9000))")
+	fs.IntVar(&c.Topics, "topics", c.Topics, "spread subscribers over this many topics")
+	fs.IntVar(&c.Tasks, "tasks", c.Tasks, "tasks: concurrent tasks")
+	fs.IntVar(&c.Watchers, "watchers", c.Watchers, "tasks: watchers per task per transport")
+	fs.IntVar(&c.TaskFiles, "task-files", c.TaskFiles, "tasks: files per task")
+	fs.Func("task-step", "tasks: time per file (e.g. 100ms)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		c.TaskStepMS = int(d / time.Millisecond)
+		return err
+	})
+	fs.Float64Var(&c.RampRate, "ramp-rate", c.RampRate, "new connections per second, all workers together (0 = unpaced)")
+	durVar(fs, &c.Hold, "hold", "connect: how long the peak is held")
+	fs.StringVar(&c.ReconnectMode, "mode", c.ReconnectMode, "reconnect: drop (admin endpoint) or restart (spawned server)")
+	durVar(fs, &c.Settle, "settle", "reconnect: steady stream before the drop and after recovery")
+	durVar(fs, &c.Drain, "drain", "longest wait for the last deliveries")
+	fs.Func("source-ips", "comma-separated local addresses to connect from", func(v string) error {
+		c.SourceIPs = splitList(v)
+		return nil
+	})
+	fs.StringVar(&c.ServerBin, "server-bin", "", "demo server binary to spawn (default: built from ./cmd/demo)")
+	fs.Func("server-arg", "extra flag for the spawned server (repeatable)", func(v string) error {
+		c.ServerArgs = append(c.ServerArgs, v)
+		return nil
+	})
+	durVar(fs, &c.SSERetry, "sse-retry", "retry: the spawned server announces to SSE clients")
+	durVar(fs, &c.WSBackoff.Initial, "ws-backoff-initial", "WebSocket client's first reconnect delay")
+	durVar(fs, &c.WSBackoff.Max, "ws-backoff-max", "WebSocket client's longest reconnect delay")
+	fs.Float64Var(&c.WSBackoff.Jitter, "ws-backoff-jitter", c.WSBackoff.Jitter, "fraction of each WebSocket delay taken off at random")
+	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("TWINSTREAM_ADMIN_TOKEN"), "bearer token for a target's admin endpoint")
+	fs.BoolVar(&c.InProcess, "in-process", false, "run workers as goroutines (small runs only)")
+	fs.BoolVar(&o.noReport, "no-report", false, "write only the JSON")
+	fs.BoolVar(&o.quiet, "quiet", false, "no live progress")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if scenario != "" {
+		if err := c.Validate(scenario); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+func durVar(fs *flag.FlagSet, d *bench.Duration, name, usage string) {
+	fs.Func(name, usage+" (default "+d.D().String()+")", func(v string) error {
+		x, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		*d = bench.Duration(x)
+		return nil
+	})
+}
+
+func splitList(v string) []string {
+	var out []string
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func intList(v string) ([]int, error) {
+	var out []int
+	for _, p := range splitList(v) {
+		n, err := strconv.Atoi(strings.ReplaceAll(p, "_", ""))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// runScenario runs one scenario; it returns the result (nil on a failure
+// before anything was measured) and the exit status.
+func runScenario(ctx context.Context, o options, scenario string, stderr io.Writer) (*bench.Result, int) {
+	r := &bench.Runner{Config: o.cfg, Log: stderr}
+	if o.quiet {
+		r.Log = nil
+	}
+	res, err := r.Run(ctx, scenario)
+	code := ExitOK
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %s: %v\n", scenario, err)
+		code = ExitError
+	}
+	if res != nil && res.Interrupted {
+		fmt.Fprintf(stderr, "loadgen: interrupted; writing what was measured\n")
+		code = ExitInterrupted
+	}
+	if res != nil && len(res.Transports) == 0 && code == ExitError {
+		return nil, code
+	}
+	return res, code
+}
+
+// outPath resolves --out: a .json path is used as is, anything else is a
+// directory for <scenario>-<date>.json.
+func outPath(out, scenario string, t time.Time) (string, error) {
+	if strings.HasSuffix(out, ".json") {
+		return out, nil
+	}
+	return bench.DefaultPath(out, scenario, t), nil
+}
+
+// finishRun writes the JSON (and the report), prints the summary.
+func finishRun(res *bench.Result, path string, o options, code int, stdout, stderr io.Writer) int {
+	if err := res.WriteJSON(path); err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return ExitError
+	}
+	report.Summary(stdout, res)
+	fmt.Fprintf(stdout, "wrote %s\n", path)
+	if !o.noReport {
+		files, err := report.Write([]string{path})
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: report: %v\n", err)
+			return ExitError
+		}
+		for _, f := range files {
+			if filepath.Ext(f) == ".md" {
+				fmt.Fprintf(stdout, "wrote %s\n", f)
+			}
+		}
+	}
+	return code
+}
+
+func runReport(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "loadgen report: give one or more result JSON files")
+		return ExitUsage
+	}
+	files, err := report.Write(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen report: %v\n", err)
+		return ExitError
+	}
+	for _, f := range files {
+		fmt.Fprintf(stdout, "wrote %s\n", f)
+	}
+	return ExitOK
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  loadgen                          default comparison: every scenario at modest sizes on ws and sse, results in results/
+  loadgen fanout|connect|reconnect|tasks [flags]
+  loadgen full [--out DIR]         the committed comparison (floors of issue 3; takes about 15 minutes)
+  loadgen report FILE.json...      Markdown + SVG charts next to each file
+
+Flags:
+  --target URLS         server base URLs, comma-separated (default: spawn the demo server, fresh per transport)
+  --transports LIST     ws,sse (default both)
+  --subscribers N[,N]   subscribers per transport (fanout: a list sweeps)
+  --rate R              events/s on each topic          --size B        bytes of event data
+  --duration D          publishing time                 --connections N connect: per transport
+  --out PATH            JSON file, or directory for <scenario>-<date>.json (default results)
+  --procs N             worker processes (0 = ceil(clients/9000))
+  --topics K            topics to spread subscribers over
+  --tasks T --watchers W --task-files F --task-step D   tasks scenario
+  --ramp-rate R         new connections/s               --hold D        connect: hold time
+  --mode drop|restart   reconnect trigger               --settle D      reconnect: steady time around the drop
+  --drain D             wait for last deliveries        --source-ips L  local addresses to connect from
+  --server-bin PATH     demo server binary              --server-arg A  extra server flag (repeatable)
+  --sse-retry D         spawned server's retry:         --ws-backoff-initial/-max D, --ws-backoff-jitter F
+  --admin-token T       admin bearer token for --target --no-report    JSON only      --quiet  no progress
+`)
+}

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twinstream/twinstream/bench"
+	"github.com/twinstream/twinstream/bench/report"
+)
+
+// FullConfig is the configuration of `loadgen full`: the committed
+// comparison, sized to the floors of issue 3 on a 2-core machine.
+func FullConfig(scenario string) bench.Config {
+	c := bench.Defaults(scenario)
+	switch scenario {
+	case bench.ScenarioFanout:
+		c.Subscribers = []int{1000, 5000, 10000}
+		c.Rate, c.Size, c.Duration = 10, 100, bench.Duration(60*time.Second)
+		c.Drain = bench.Duration(30 * time.Second)
+	case bench.ScenarioConnect:
+		c.Connections = 19000
+		c.RampRate = 1000
+		c.Hold = bench.Duration(60 * time.Second)
+	case bench.ScenarioReconnect:
+		c.Subscribers = []int{10000}
+		c.Rate, c.Size = 10, 100
+		c.Settle = bench.Duration(5 * time.Second)
+		c.Drain = bench.Duration(30 * time.Second)
+	case bench.ScenarioTasks:
+		c.Tasks, c.Watchers = 100, 20
+		c.TaskFiles, c.TaskStepMS = 20, 100
+	}
+	return c
+}
+
+// runSuite runs every scenario: the default comparison ("") or the full
+// one ("full"). Flags apply to every scenario; --out is a directory.
+func runSuite(ctx context.Context, kind string, args []string, stdout, stderr io.Writer) int {
+	var paths []string
+	code := ExitOK
+	start := time.Now()
+	for _, scenario := range bench.Scenarios {
+		if ctx.Err() != nil {
+			break
+		}
+		o, err := parseFlags(scenario, args, stderr)
+		if err != nil {
+			return usageError(err, stderr)
+		}
+		if kind == "full" {
+			base := o.cfg
+			o.cfg = FullConfig(scenario)
+			// Keep what the user set that is not a size.
+			o.cfg.Targets, o.cfg.Transports, o.cfg.ServerBin, o.cfg.ServerArgs = base.Targets, base.Transports, base.ServerBin, base.ServerArgs
+			o.cfg.Procs, o.cfg.SourceIPs, o.cfg.AdminToken = base.Procs, base.SourceIPs, base.AdminToken
+		}
+		if strings.HasSuffix(o.out, ".json") {
+			fmt.Fprintln(stderr, "loadgen: --out is a directory when running every scenario")
+			return ExitUsage
+		}
+		fmt.Fprintf(stderr, "== %s ==\n", scenario)
+		res, c := runScenario(ctx, o, scenario, stderr)
+		code = max(code, c)
+		if res == nil {
+			continue
+		}
+		path := bench.DefaultPath(o.out, scenario, res.StartedAt)
+		if c := finishRun(res, path, o, c, stdout, stderr); c != ExitOK {
+			code = max(code, c)
+		}
+		paths = append(paths, path)
+	}
+	if len(paths) > 0 {
+		dir := filepath.Dir(paths[0])
+		cmdline := "go run ./cmd/loadgen"
+		if kind == "full" {
+			cmdline += " full"
+		}
+		if len(args) > 0 {
+			cmdline += " " + strings.Join(args, " ")
+		}
+		idx, err := report.WriteIndex(dir, paths, cmdline, time.Since(start))
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return ExitError
+		}
+		fmt.Fprintf(stdout, "wrote %s (all scenarios, %s)\n", idx, time.Since(start).Round(time.Second))
+	}
+	return code
+}
