@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -252,3 +253,5 @@ func (r *raw) wantClose(code websocket.StatusCode, text string) {
 		r.t.Fatalf("closed with %d %q, want %d %q", ce.Code, ce.Reason, code, text)
 	}
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

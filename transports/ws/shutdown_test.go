@@ -1,0 +1,86 @@
+package ws_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/ws"
+)
+
+func TestShutdown(t *testing.T) {
+	for _, viaHub := range []bool{false, true} {
+		name := "Server.Shutdown alone"
+		if viaHub {
+			name = "Hub.Close then Server.Shutdown"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, ws.Config{}, transports.HubConfig{})
+			e.addTask("1")
+			progress(t, e, "1", transports.KindProgress, 50)
+			task := e.dial(t, "/ws/tasks/1", nil)
+			task.event()
+			alice := e.dial(t, "/ws?client_id=alice", nil)
+			alice.subscribed("client:alice", "broadcast")
+			news := e.dial(t, "/ws?topic=news", nil)
+			news.subscribed("news")
+			waitFor(t, "attached", func() bool { return e.hub.Stats().Connections[ws.Transport] == 3 })
+
+			if viaHub {
+				e.hub.Close()
+			}
+			// Clients read concurrently: Shutdown waits for the close
+			// handshakes, which need them.
+			codes := make(chan websocket.StatusCode, 3)
+			for _, c := range []*raw{task, alice, news} {
+				go func() {
+					for {
+						if _, err := c.tryRead(); err != nil {
+							codes <- websocket.CloseStatus(err)
+							return
+						}
+					}
+				}()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			if err := e.srv.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			// Every handler has returned: the hub has no ws connection left.
+			if n := e.hub.Stats().Connections[ws.Transport]; n != 0 {
+				t.Fatalf("%d connections still registered after Shutdown", n)
+			}
+			for range 3 {
+				if code := <-codes; code != websocket.StatusGoingAway {
+					t.Fatalf("closed with %v, want 1001", code)
+				}
+			}
+			// Later connections are refused.
+			_, resp, err := e.tryDial("/ws?topic=news", nil)
+			if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("after Shutdown: %v %v, want 503", resp, err)
+			}
+		})
+	}
+}
+
+// Shutdown with an expired context closes the sockets at once and still
+// waits for the handlers.
+func TestShutdownDeadline(t *testing.T) {
+	e := newEnv(t, ws.Config{}, transports.HubConfig{})
+	c := e.dial(t, "/ws?topic=news", nil) // never reads: no close handshake
+	_ = c
+	waitFor(t, "attached", func() bool { return e.hub.Stats().Connections[ws.Transport] == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.srv.Shutdown(ctx); err != context.Canceled {
+		t.Fatalf("Shutdown = %v, want context.Canceled", err)
+	}
+	if n := e.hub.Stats().Connections[ws.Transport]; n != 0 {
+		t.Fatalf("%d connections still registered after Shutdown", n)
+	}
+}
