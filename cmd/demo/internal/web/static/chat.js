@@ -8,6 +8,7 @@ import { postMessage } from "./api.js";
 import { nowMicros } from "./stats.js";
 
 const LOG_MAX = 120;
+const KEEP = 500; // messages and presence events kept for debug()
 
 export class ChatSide {
   /**
@@ -85,10 +86,10 @@ export class ChatSide {
     if (ev.event === "message") {
       if (typeof ev.ts === "number") this.session.latencies.add((nowMicros() - ev.ts) / 1000);
       const personal = ev.topic.startsWith("client:");
-      this.messages.push({ from: d.from, message: d.message, topic: ev.topic, seq: ev.seq });
+      keep(this.messages, { from: d.from, message: d.message, topic: ev.topic, seq: ev.seq });
       this._line(personal ? "personal" : "in", `${personal ? "[personal]" : "[broadcast]"} ${d.from}: ${d.message}`, `${ev.topic} #${ev.seq}`);
     } else if (ev.event === "join" || ev.event === "leave") {
-      this.presence.push({ kind: ev.event, client_id: d.client_id });
+      keep(this.presence, { kind: ev.event, client_id: d.client_id });
       this._line("sys", `${d.client_id} ${ev.event === "join" ? "joined" : "left"}`, `${ev.topic} #${ev.seq}`);
     } else if (ev.event === "reset") {
       this._line("err", `reset on ${ev.topic}: seq ${d.lost_from}–${d.lost_to} lost`);
@@ -130,4 +131,9 @@ export class ChatSide {
 
 function label(type, to) {
   return type === "personal" ? `→ ${to}:` : type === "broadcast_except" ? "[all but me]" : "[all]";
+}
+
+function keep(list, item) {
+  list.push(item);
+  if (list.length > KEEP) list.splice(0, list.length - KEEP);
 }

@@ -134,6 +134,8 @@ export class Panel {
 
   _log(cls, seq, kind, text, latency = NaN) {
     this._pendingLog.push({ cls, seq, kind, text, latency });
+    // A hidden tab gets no animation frames: keep only what the log can show.
+    if (this._pendingLog.length > LOG_MAX) this._pendingLog.splice(0, this._pendingLog.length - LOG_MAX);
     this.touch();
   }
 

@@ -6,14 +6,17 @@ export function nowMicros() {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
-/** Latencies collects delivery latencies (ms) and answers percentiles. */
+/** Latencies collects delivery latencies (ms) and answers percentiles over
+ * the newest `max` samples (default 100,000). */
 export class Latencies {
-  constructor() {
+  constructor(max = 100000) {
+    this.max = max;
     this.all = [];
     this._sorted = null;
   }
   add(ms) {
     this.all.push(ms);
+    if (this.all.length > this.max * 1.1) this.all.splice(0, this.all.length - this.max);
     this._sorted = null;
   }
   get count() { return this.all.length; }
