@@ -51,8 +51,10 @@ import (
 )
 
 // taskStreamGrace bounds how long Shutdown lets task streams deliver their
-// final "failed" event before the hub closes every stream.
-const taskStreamGrace = 2 * time.Second
+// final "failed" event before the hub closes every stream (at most half of
+// the time Shutdown's context leaves). Healthy streams need milliseconds;
+// only a client that stopped reading uses it up.
+const taskStreamGrace = 5 * time.Second
 
 // Server is the demo server. Build it with New, then Start it (or use Run).
 // Its methods are safe for concurrent use.
@@ -213,7 +215,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("tasks: %w", err))
 	}
 	// 3. Let task streams deliver that event and end on their own.
-	grace, cancel := context.WithTimeout(ctx, taskStreamGrace)
+	graceFor := taskStreamGrace
+	if dl, ok := ctx.Deadline(); ok {
+		graceFor = min(graceFor, time.Until(dl)/2)
+	}
+	grace, cancel := context.WithTimeout(ctx, graceFor)
 	s.taskStreams.wait(grace)
 	cancel()
 	// 4. Kick every other stream (WS 1001, SSE response ends).
