@@ -79,8 +79,10 @@ func TestE2EBrowser(t *testing.T) {
 
 	t.Run("drop and kill mid-task: both resume with no gap", func(t *testing.T) {
 		b.t = t
-		const files = 150
-		b.startTask(files, 80, 0)
+		// ~15 s of task: long enough to press four buttons and watch each
+		// recovery (SSE waits for the server's 2 s retry) on a loaded machine.
+		const files = 200
+		b.startTask(files, 75, 0)
 		b.waitFor("events on both panels", 30*time.Second, func(s pageState) bool {
 			return len(s.WS.Seqs) >= 5 && len(s.SSE.Seqs) >= 5 && s.WS.State == "open" && s.SSE.State == "open"
 		})
