@@ -105,22 +105,9 @@ func New(cfg Config) *Server {
 // header, or a last_event_id query parameter on a first connect, resumes.
 // A bad request gets 400 with a JSON error body.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r) {
-		return
+	if stream := connectStream(w, r); stream != nil {
+		s.serve(w, r, stream)
 	}
-	stream, ferr := transports.ParseConnect(r)
-	if ferr != nil {
-		writeError(w, http.StatusBadRequest, *ferr)
-		return
-	}
-	if len(stream.AllTopics()) == 0 {
-		// Unlike a WebSocket, an SSE stream cannot subscribe later.
-		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "bad connect request")
-		f.Fields = map[string]string{"topic": "required unless client_id is given"}
-		writeError(w, http.StatusBadRequest, f)
-		return
-	}
-	s.serve(w, r, stream)
 }
 
 // Stream serves a single-topic stream that resolve picks from the request,
@@ -132,31 +119,72 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // transports.ReasonBadRequest 400, others 500, each with a JSON body.
 func (s *Server) Stream(resolve transports.Resolver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !allowMethod(w, r) {
-			return
+		if stream := s.resolveStream(w, r, resolve); stream != nil {
+			s.serve(w, r, stream)
 		}
-		stream, err := resolve(r)
-		if err != nil {
-			s.resolveError(w, err)
-			return
-		}
-		topics := stream.AllTopics()
-		if len(topics) != 1 {
-			s.log.Error("sse: resolver returned a stream that is not single-topic", "topics", topics)
-			writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
-			return
-		}
-		stream.Single = topics[0]
-		cursors, ferr := transports.ResumeCursor(r, stream.Single)
-		if ferr != nil {
-			writeError(w, http.StatusBadRequest, *ferr)
-			return
-		}
-		stream.Cursors = cursors
-		stream.Snapshot = true
-		stream.EndOnTerminal = true
-		s.serve(w, r, stream)
 	})
+}
+
+// serve runs one stream. The functions that parse, check and attach return
+// before the stream's long wait, so that an idle stream's goroutine keeps a
+// small stack.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, stream *transports.Stream) {
+	wr := s.open(w, r, stream)
+	if wr == nil {
+		return
+	}
+	defer wr.close()
+	wr.loop(r.Context().Done())
+}
+
+// connectStream reads a multi-topic connect request, or answers it with an
+// error and returns nil.
+func connectStream(w http.ResponseWriter, r *http.Request) *transports.Stream {
+	if !allowMethod(w, r) {
+		return nil
+	}
+	stream, ferr := transports.ParseConnect(r)
+	if ferr != nil {
+		writeError(w, http.StatusBadRequest, *ferr)
+		return nil
+	}
+	if len(stream.AllTopics()) == 0 {
+		// Unlike a WebSocket, an SSE stream cannot subscribe later.
+		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "bad connect request")
+		f.Fields = map[string]string{"topic": "required unless client_id is given"}
+		writeError(w, http.StatusBadRequest, f)
+		return nil
+	}
+	return &stream
+}
+
+// resolveStream builds a single-topic stream, or answers the request with
+// an error and returns nil.
+func (s *Server) resolveStream(w http.ResponseWriter, r *http.Request, resolve transports.Resolver) *transports.Stream {
+	if !allowMethod(w, r) {
+		return nil
+	}
+	stream, err := resolve(r)
+	if err != nil {
+		s.resolveError(w, err)
+		return nil
+	}
+	topics := stream.AllTopics()
+	if len(topics) != 1 {
+		s.log.Error("sse: resolver returned a stream that is not single-topic", "topics", topics)
+		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
+		return nil
+	}
+	stream.Single = topics[0]
+	cursors, ferr := transports.ResumeCursor(r, stream.Single)
+	if ferr != nil {
+		writeError(w, http.StatusBadRequest, *ferr)
+		return nil
+	}
+	stream.Cursors = cursors
+	stream.Snapshot = true
+	stream.EndOnTerminal = true
+	return &stream
 }
 
 func (s *Server) resolveError(w http.ResponseWriter, err error) {
@@ -171,41 +199,57 @@ func (s *Server) resolveError(w http.ResponseWriter, err error) {
 	}
 }
 
-// serve runs one stream: limits, attach, then the writer loop.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, stream transports.Stream) {
+// open admits a stream (shutdown, limits), attaches it to the hub and
+// writes its first frame. It returns nil when it answered the request
+// otherwise (refusal, 204, error).
+func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports.Stream) *writer {
 	if !s.enter() {
 		s.refuse(w, r, transports.CodeUnavailable, "server shutting down, try again later")
-		return
+		return nil
 	}
-	defer s.leave()
 	release, err := s.limiter.Acquire(transports.RemoteIP(r))
 	if err != nil {
+		s.leave()
 		s.log.Debug("sse: connection refused", "remote", r.RemoteAddr, "err", err)
 		s.refuse(w, r, transports.CodeTooManyConnections, transports.ReasonTooManyConnections.Text)
-		return
+		return nil
 	}
-	defer release()
-	sub, cursors, err := s.hub.Attach(Transport, stream)
+	sub, cursors, err := s.hub.Attach(Transport, *stream)
+	if err != nil {
+		release()
+		s.leave()
+		s.attachError(w, r, err)
+		return nil
+	}
+	wr := &writer{s: s, sub: sub, stream: stream, cursors: cursors, release: release, remote: r.RemoteAddr}
+	wr.sess, wr.rc = s.upgrade(w, r)
+	if wr.sess == nil {
+		wr.close()
+		return nil
+	}
+	if err := wr.hello(); err != nil {
+		s.log.Debug("sse: write failed", "remote", r.RemoteAddr, "err", err)
+		wr.close()
+		return nil
+	}
+	wr.heartbeat = time.NewTimer(s.heartbeat)
+	return wr
+}
+
+func (s *Server) attachError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case err == nil:
 	case errors.Is(err, transports.ErrEnded):
 		// The stream finished and the client has seen its end: 204 makes
 		// EventSource stop reconnecting.
 		w.WriteHeader(http.StatusNoContent)
-		return
 	case errors.Is(err, transports.ErrClosed):
 		s.refuse(w, r, transports.CodeUnavailable, "server shutting down, try again later")
-		return
 	case errors.Is(err, transports.ErrInvalidTopic):
 		writeError(w, http.StatusBadRequest, transports.NewErrorFrame(transports.CodeInvalidMessage, err.Error()))
-		return
 	default:
 		s.log.Error("sse: attaching stream", "err", err)
 		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
-		return
 	}
-	defer sub.Close(nil)
-	s.run(w, r, stream, sub, cursors)
 }
 
 // Shutdown stops accepting streams, ends the active ones and waits until

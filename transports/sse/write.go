@@ -13,25 +13,31 @@ import (
 // heartbeatComment is the text of the heartbeat comment line (": ping").
 const heartbeatComment = "ping"
 
-// A writer is one stream's single writer. It lives on the handler goroutine
+// A writer is one stream's single writer. It runs on the handler goroutine
 // and is the only code that touches the response.
 type writer struct {
-	s       *Server
-	sess    *gosse.Session
-	rc      *http.ResponseController
-	stream  transports.Stream
-	cursors transports.Cursors
-	items   []transports.Item // drained batch, reused; nil until the first batch
+	s         *Server
+	sub       *transports.Subscriber
+	sess      *gosse.Session
+	rc        *http.ResponseController
+	stream    *transports.Stream
+	cursors   transports.Cursors
+	items     []transports.Item // drained batch, reused; nil until the first batch
+	heartbeat *time.Timer
+	release   func() // the limiter slot
+	remote    string
+	cut       bool // end by cutting the connection (slow consumer)
 }
 
 // upgrade starts an event-stream response. The headers go out with the
 // first frame.
-func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gosse.Session, *http.ResponseController, bool) {
+// It returns a nil Session after answering 500 when w cannot stream.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gosse.Session, *http.ResponseController) {
 	sess, err := gosse.Upgrade(w, r)
 	if err != nil {
 		s.log.Error("sse: response writer cannot stream", "err", err)
 		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "streaming unsupported"))
-		return nil, nil, false
+		return nil, nil
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache")
@@ -40,7 +46,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gosse.Session
 	// one a server-wide http.Server.WriteTimeout set when the request was
 	// read and which would otherwise cut the stream. (net/http already
 	// lifts the read deadline while a handler runs.)
-	return sess, http.NewResponseController(w), true
+	return sess, http.NewResponseController(w)
 }
 
 // refuse answers a stream request that cannot be served now (over a
@@ -48,8 +54,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gosse.Session
 // later: 200 text/event-stream with retry: and one error frame without id,
 // then the end of the response.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code, msg string) {
-	sess, rc, ok := s.upgrade(w, r)
-	if !ok {
+	sess, rc := s.upgrade(w, r)
+	if sess == nil {
 		return
 	}
 	s.deadline(rc)
@@ -66,64 +72,80 @@ func (s *Server) deadline(rc *http.ResponseController) {
 	_ = rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 }
 
-// run writes the stream until it ends: the subscriber is kicked (shutdown,
-// admin drop, slow consumer), a single-topic stream finishes, the client
-// goes away, a write fails, or the server shuts down.
-func (s *Server) run(w http.ResponseWriter, r *http.Request, stream transports.Stream, sub *transports.Subscriber, cursors transports.Cursors) {
-	sess, rc, ok := s.upgrade(w, r)
-	if !ok {
-		return
-	}
-	wr := &writer{s: s, sess: sess, rc: rc, stream: stream, cursors: cursors}
-	// net/http writes the final chunk after we return: give it a fresh
-	// deadline so that a clean end stays clean — except for a slow
-	// consumer, whose connection is cut rather than kept alive with
-	// megabytes of unread frames behind the end of the response.
-	cut := false
-	defer func() {
-		if cut {
-			_ = rc.SetWriteDeadline(time.Now()) // the final write fails, net/http closes the connection
-			return
-		}
-		s.deadline(rc)
-	}()
-
-	if err := wr.hello(); err != nil {
-		s.log.Debug("sse: write failed", "remote", r.RemoteAddr, "err", err)
-		return
-	}
-	heartbeat := time.NewTimer(s.heartbeat)
-	defer heartbeat.Stop()
+// loop writes the stream until it ends: the subscriber is kicked
+// (shutdown, admin drop, slow consumer), a single-topic stream finishes,
+// the client goes away (gone closes), a write fails, or the server shuts
+// down. It keeps few locals: an idle stream waits here.
+func (wr *writer) loop(gone <-chan struct{}) {
 	for {
 		select {
-		case <-sub.Ready():
-			end, err := wr.batch(sub)
-			if err != nil {
-				s.log.Debug("sse: write failed", "remote", r.RemoteAddr, "err", err)
+		case <-wr.sub.Ready():
+			if !wr.flushQueue() {
 				return
 			}
-			if end {
-				s.log.Debug("sse: stream complete", "remote", r.RemoteAddr)
+		case <-wr.heartbeat.C:
+			if !wr.ping() {
 				return
 			}
-			heartbeat.Reset(s.heartbeat)
-		case <-heartbeat.C:
-			if err := wr.comment(); err != nil {
-				s.log.Debug("sse: heartbeat failed", "remote", r.RemoteAddr, "err", err)
-				return
-			}
-			heartbeat.Reset(s.heartbeat)
-		case <-sub.Done():
-			cause := sub.Cause()
-			s.log.Debug("sse: stream closed by server", "remote", r.RemoteAddr, "cause", cause)
-			cut = cause == transports.ReasonSlowConsumer
+		case <-wr.sub.Done():
+			wr.kicked()
 			return
-		case <-r.Context().Done():
+		case <-gone:
 			return
-		case <-s.closing:
+		case <-wr.s.closing:
 			return
 		}
 	}
+}
+
+// close releases the stream. net/http writes the final chunk after the
+// handler returns: it gets a fresh deadline so that a clean end stays
+// clean — except for a slow consumer, whose connection is cut rather than
+// kept alive behind megabytes of unread frames.
+func (wr *writer) close() {
+	if wr.heartbeat != nil {
+		wr.heartbeat.Stop()
+	}
+	wr.sub.Close(nil)
+	wr.release()
+	wr.s.leave()
+	if wr.rc == nil {
+		return
+	}
+	if wr.cut {
+		_ = wr.rc.SetWriteDeadline(time.Now()) // the final write fails, net/http closes the connection
+		return
+	}
+	wr.s.deadline(wr.rc)
+}
+
+func (wr *writer) flushQueue() bool {
+	end, err := wr.batch()
+	if err != nil {
+		wr.s.log.Debug("sse: write failed", "remote", wr.remote, "err", err)
+		return false
+	}
+	if end {
+		wr.s.log.Debug("sse: stream complete", "remote", wr.remote)
+		return false
+	}
+	wr.heartbeat.Reset(wr.s.heartbeat)
+	return true
+}
+
+func (wr *writer) ping() bool {
+	if err := wr.comment(); err != nil {
+		wr.s.log.Debug("sse: heartbeat failed", "remote", wr.remote, "err", err)
+		return false
+	}
+	wr.heartbeat.Reset(wr.s.heartbeat)
+	return true
+}
+
+func (wr *writer) kicked() {
+	cause := wr.sub.Cause()
+	wr.s.log.Debug("sse: stream closed by server", "remote", wr.remote, "cause", cause)
+	wr.cut = cause == transports.ReasonSlowConsumer
 }
 
 // hello writes the first frame: retry:, and the stream's resume position as
@@ -145,8 +167,8 @@ func (wr *writer) hello() error {
 
 // batch drains the queue and writes it, with one flush. It reports whether
 // the stream ended (an item with End).
-func (wr *writer) batch(sub *transports.Subscriber) (end bool, err error) {
-	wr.items = sub.Drain(wr.items[:0])
+func (wr *writer) batch() (end bool, err error) {
+	wr.items = wr.sub.Drain(wr.items[:0])
 	defer func() {
 		clear(wr.items) // drop event references
 		if cap(wr.items) > 256 {
