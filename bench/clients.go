@@ -33,6 +33,12 @@ func runnerFor(transport string) (clientRunner, error) {
 		}, nil
 	case SSE:
 		return func(ctx context.Context, p clientParams) error {
+			if p.Backoff.Jitter < 0 {
+				// "No jitter" (browser-style): go-sse v0.12.0's mergeDefaults
+				// replaces any jitter <= 0, including its own -1 = none, with
+				// 0.5; a negligible positive jitter gets through unchanged.
+				p.Backoff.Jitter = 1e-9
+			}
 			return sse.NewClient(sse.ClientConfig{URL: p.URL, HTTPClient: p.HTTPClient, Backoff: p.Backoff,
 				OnEvent: p.OnEvent, OnControl: p.OnControl}).Run(ctx)
 		}, nil

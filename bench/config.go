@@ -58,6 +58,7 @@ type Config struct {
 	SourceIPs []string `json:"source_ips,omitempty"` // local addresses clients bind to
 
 	WSBackoff   BackoffConfig `json:"ws_backoff"`            // WebSocket client reconnect schedule
+	SSEBackoff  BackoffConfig `json:"sse_backoff"`           // SSE client schedule; the server's retry: replaces Initial
 	SSERetry    Duration      `json:"sse_retry,omitempty"`   // retry: the spawned server announces (--sse-retry)
 	AdminToken  string        `json:"-"`                     // bearer token for the admin endpoint of a target
 	ServerBin   string        `json:"server_bin,omitempty"`  // demo server binary (built when empty)
@@ -106,6 +107,9 @@ func Defaults(scenario string) Config {
 		TaskStepMS:    100,
 		WSBackoff: BackoffConfig{Initial: Duration(250 * time.Millisecond), Max: Duration(10 * time.Second),
 			Multiplier: 2, Jitter: 0.5},
+		// Browser-style EventSource: wait exactly the server's retry:, no jitter.
+		SSEBackoff: BackoffConfig{Initial: Duration(250 * time.Millisecond), Max: Duration(10 * time.Second),
+			Multiplier: 2, Jitter: -1},
 		ClientsPerP: DefaultClientsPerProc,
 	}
 	if scenario == ScenarioFanout {

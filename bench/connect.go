@@ -36,8 +36,6 @@ func (r *Runner) connectOne(ctx context.Context, ts []*target, transport string)
 	topics := topicNames("idle", 1)
 	// Let the fresh server settle before the baseline.
 	sleepCtx(ctx, time.Second)
-	ph0 := &phase{targets: ts}
-	before, _ := ph0.sampleServer(ctx)
 	specs := r.specs(transport, ts, streamsFor(transport, topics), n, func(s *WorkerSpec) { s.NoReconnect = true })
 	ph, err := r.startPhase(ctx, label, ts, specs)
 	if err != nil {
@@ -56,10 +54,9 @@ func (r *Runner) connectOne(ctx context.Context, ts []*target, transport string)
 	tr, merr := ph.merge(results)
 	tr.Connections.HeldS = round3(held.Seconds())
 	tr.DurationS = round3(time.Since(rampStart).Seconds())
-	tr.ServerRSSBeforeBytes = before.RSS
 	tr.Server = serverInfo(ts)
-	if tr.Connections.Peak > 0 && tr.ServerRSSBytes > 0 && before.RSS > 0 {
-		tr.ServerBytesPerConn = round3(float64(tr.ServerRSSBytes-before.RSS) / float64(tr.Connections.Peak))
+	if tr.Connections.Peak > 0 && tr.ServerRSSBytes > 0 && tr.ServerRSSBeforeBytes > 0 {
+		tr.ServerBytesPerConn = round3(float64(tr.ServerRSSBytes-tr.ServerRSSBeforeBytes) / float64(tr.Connections.Peak))
 	}
 	return tr, cmpErr(ferr, merr)
 }

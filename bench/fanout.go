@@ -120,8 +120,6 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	c := r.Config
 	label := fmt.Sprintf("fanout %s %d", transport, n)
 	topics := topicNames("fanout", c.Topics)
-	ph0 := &phase{targets: ts}
-	before, _ := ph0.sampleServer(ctx)
 	ph, err := r.connectAll(ctx, label, ts, transport, r.specs(transport, ts, streamsFor(transport, topics), n, nil), n)
 	if err != nil {
 		return nil, err
@@ -142,7 +140,6 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	results, ferr := ph.finish(pub.Windows(), drain)
 	tr, merr := ph.merge(results)
 	tr.Publisher = pub.stats()
-	tr.ServerRSSBeforeBytes = before.RSS
 	tr.Server = serverInfo(ts)
 	end := lastDelivery(results, start)
 	tr.DurationS = round3(end.Sub(start).Seconds())

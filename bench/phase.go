@@ -293,7 +293,9 @@ func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
 	lat, sched, conn := NewHist(), NewHist(), NewHist()
 	var tally Tally
 	var firstErr error
+	workerPeak := 0
 	for _, w := range results {
+		workerPeak = max(workerPeak, w.Peak)
 		for _, pair := range []struct {
 			dst *hdr.Histogram
 			enc string
@@ -317,7 +319,10 @@ func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
 		tr.Connections.Failures = nil
 	}
 	p.mu.Lock()
-	tr.Connections.Peak = p.peak
+	// Sampled each second, and at least the busiest worker's exact peak
+	// (short streams can open and end between samples).
+	tr.Connections.Peak = max(p.peak, workerPeak)
+	tr.ServerRSSBeforeBytes = p.cpuFirst.RSS
 	tr.Series = append([]Sample(nil), p.series...)
 	tr.ServerRSSBytes = p.maxRSS
 	tr.ServerCPUPercent = cpuPercent(p.cpuFirst, p.cpuLast)

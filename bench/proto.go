@@ -46,7 +46,7 @@ type WorkerSpec struct {
 	// unpaced. MaxDialing bounds first handshakes in flight (default 256).
 	ConnectRate float64 `json:"connect_rate"`
 	MaxDialing  int     `json:"max_dialing"`
-	// Backoff is the WebSocket client's reconnect schedule.
+	// Backoff is the client's reconnect schedule.
 	Backoff BackoffConfig `json:"backoff"`
 	// NoReconnect stops a client after its first failure or disconnect
 	// (connect scenario: every such client is a failure).

@@ -142,6 +142,10 @@ func (r *Runner) specs(transport string, targets []*target, streams []StreamSpec
 	if len(ips) == 0 && isLoopback(urls) {
 		ips = autoSourceIPs(n, 4000)
 	}
+	backoff := c.WSBackoff
+	if transport == SSE {
+		backoff = c.SSEBackoff
+	}
 	out := make([]WorkerSpec, 0, procs)
 	first := 0
 	for w := range procs {
@@ -151,7 +155,7 @@ func (r *Runner) specs(transport string, targets []*target, streams []StreamSpec
 		}
 		s := WorkerSpec{
 			Transport: transport, Targets: urls, Streams: streams, First: first, Count: count,
-			SourceIPs: ips, Backoff: c.WSBackoff, ConnectRate: c.RampRate / float64(procs),
+			SourceIPs: ips, Backoff: backoff, ConnectRate: c.RampRate / float64(procs),
 		}
 		if tweak != nil {
 			tweak(&s)

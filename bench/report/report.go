@@ -170,9 +170,10 @@ func describe(r *bench.Result) string {
 		if r.Scenario == bench.ScenarioFanout {
 			fmt.Fprintf(&b, "for %s.", c.Duration.D())
 		} else {
-			fmt.Fprintf(&b, "%s steady, then every connection of the transport is %s, then %s steady again. WebSocket backoff: initial %s, max %s, jitter %g; SSE: the server's retry: (%s).",
+			fmt.Fprintf(&b, "%s steady, then every connection of the transport is %s, then %s steady again. WebSocket client: exponential backoff from %s, max %s, jitter %g. SSE client: waits the server's retry: (%s), jitter %s.",
 				c.Settle.D(), map[string]string{"drop": "dropped by the server (POST /api/admin/drop)", "restart": "cut by a server restart"}[c.ReconnectMode],
-				c.Settle.D(), c.WSBackoff.Initial.D(), c.WSBackoff.Max.D(), c.WSBackoff.Jitter, orDefault(c.SSERetry.D().String(), "0s", "server default"))
+				c.Settle.D(), c.WSBackoff.Initial.D(), c.WSBackoff.Max.D(), c.WSBackoff.Jitter, orDefault(c.SSERetry.D().String(), "0s", "server default"),
+				orDefault(fmt.Sprint(c.SSEBackoff.Jitter), "-1", "none (browser-style)"))
 		}
 	case bench.ScenarioConnect:
 		fmt.Fprintf(&b, "Workload: ramp to %d idle connections per transport at %g/s, hold %s. Clients do not reconnect: any lost connection is a failure.",

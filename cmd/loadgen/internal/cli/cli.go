@@ -33,6 +33,7 @@
 //	--server-arg ARG      extra flag for the spawned server (repeatable)
 //	--sse-retry D         retry: the spawned server announces (default: the server's 2s)
 //	--ws-backoff-initial D, --ws-backoff-max D, --ws-backoff-jitter F
+//	--sse-jitter F        SSE client jitter around the server's retry: (default -1: none, as browsers)
 //	--admin-token T       bearer token for a target's admin endpoint (or $TWINSTREAM_ADMIN_TOKEN)
 //	--no-report           write only the JSON
 package cli
@@ -180,6 +181,7 @@ func parseFlags(scenario string, args []string, stderr io.Writer) (options, erro
 	durVar(fs, &c.WSBackoff.Initial, "ws-backoff-initial", "WebSocket client's first reconnect delay")
 	durVar(fs, &c.WSBackoff.Max, "ws-backoff-max", "WebSocket client's longest reconnect delay")
 	fs.Float64Var(&c.WSBackoff.Jitter, "ws-backoff-jitter", c.WSBackoff.Jitter, "fraction of each WebSocket delay taken off at random")
+	fs.Float64Var(&c.SSEBackoff.Jitter, "sse-jitter", c.SSEBackoff.Jitter, "SSE client jitter around retry: (-1 = none, as browsers)")
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("TWINSTREAM_ADMIN_TOKEN"), "bearer token for a target's admin endpoint")
 	fs.BoolVar(&c.InProcess, "in-process", false, "run workers as goroutines (small runs only)")
 	fs.BoolVar(&o.noReport, "no-report", false, "write only the JSON")
@@ -324,6 +326,7 @@ Flags:
   --drain D             wait for last deliveries        --source-ips L  local addresses to connect from
   --server-bin PATH     demo server binary              --server-arg A  extra server flag (repeatable)
   --sse-retry D         spawned server's retry:         --ws-backoff-initial/-max D, --ws-backoff-jitter F
+  --sse-jitter F        SSE jitter around retry: (-1 = none, browser-style)
   --admin-token T       admin bearer token for --target --no-report    JSON only      --quiet  no progress
 `)
 }
