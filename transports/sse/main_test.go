@@ -39,6 +39,7 @@ type envOpts struct {
 	hub    transports.HubConfig
 	cfg    sse.Config
 	server func(*http.Server) // adjusts the http.Server before it starts
+	http2  bool               // serve HTTP/2 over TLS
 }
 
 // newEnv serves /sse and /sse/tasks/{id}; the task resolver knows a task
@@ -70,7 +71,12 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.server != nil {
 		o.server(e.ts.Config)
 	}
-	e.ts.Start()
+	if o.http2 {
+		e.ts.EnableHTTP2 = true
+		e.ts.StartTLS()
+	} else {
+		e.ts.Start()
+	}
 	t.Cleanup(func() {
 		e.hub.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -169,8 +175,11 @@ func (e *env) get(t *testing.T, ctx context.Context, path string, hdr http.Heade
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	tr := &http.Transport{DisableKeepAlives: true}
-	res, err := (&http.Client{Transport: tr}).Do(req)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	if e.ts.TLS != nil {
+		client = e.ts.Client() // HTTP/2
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

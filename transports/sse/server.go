@@ -37,11 +37,12 @@ type Config struct {
 	// Retry is the reconnection delay sent to clients in the retry: field of
 	// each response's first frame. Default 2s.
 	Retry time.Duration
-	// WriteTimeout bounds the writing of each batch of frames; a client that
-	// does not take them in time is cut off (it resumes on reconnect).
-	// Default 10s. It replaces any http.Server.WriteTimeout for the stream's
+	// WriteTimeout bounds the writing of each batch of frames (and of each
+	// heartbeat); a client that does not take them in time is cut off (it
+	// resumes on reconnect). Default 10s. Between writes a stream has no
+	// deadline. It replaces any http.Server.WriteTimeout for the stream's
 	// request: a server-wide write timeout would otherwise cut every stream
-	// once it expired.
+	// once it expired (over HTTP/2 even an idle one).
 	WriteTimeout time.Duration
 	// Logger receives debug records about streams; nil is silent.
 	Logger *slog.Logger

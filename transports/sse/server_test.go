@@ -371,21 +371,33 @@ func TestShutdownWithoutHubClose(t *testing.T) {
 }
 
 // A server-wide WriteTimeout must not cut streams (nor ReadTimeout, which
-// net/http lifts for bodiless requests itself).
+// net/http lifts for bodiless requests itself), over HTTP/1.1 or HTTP/2
+// (where an expired write deadline resets the stream even while idle).
 func TestServerTimeoutsDoNotCutStreams(t *testing.T) {
-	const short = 100 * time.Millisecond
-	e := newEnv(t, envOpts{
-		cfg: sse.Config{Heartbeat: time.Hour},
-		server: func(s *http.Server) {
-			s.WriteTimeout = short
-			s.ReadTimeout = short
-		},
-	})
-	r := e.dial(t, "/sse?topic=news", nil)
-	r.next(t)
-	time.Sleep(5 * short) // both server-wide deadlines pass while the stream is idle
-	ev := e.publish(t, "news", "n", `{}`)
-	if f, we := r.nextEvent(t); we.Seq != ev.Seq {
-		t.Fatalf("got %s", f)
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http1", true: "http2"}[h2], func(t *testing.T) {
+			const short = 100 * time.Millisecond
+			e := newEnv(t, envOpts{
+				cfg: sse.Config{Heartbeat: time.Hour, WriteTimeout: short},
+				server: func(s *http.Server) {
+					s.WriteTimeout = short
+					s.ReadTimeout = short
+				},
+				http2: h2,
+			})
+			r := e.dial(t, "/sse?topic=news", nil)
+			if r.res.ProtoMajor != map[bool]int{false: 1, true: 2}[h2] {
+				t.Fatalf("served over %s", r.res.Proto)
+			}
+			r.next(t)
+			for i := range 2 {
+				// Server-wide and per-batch deadlines pass while the stream is idle.
+				time.Sleep(5 * short)
+				ev := e.publish(t, "news", "n", `{}`)
+				if f, we := r.nextEvent(t); we.Seq != ev.Seq {
+					t.Fatalf("event %d: got %s", i, f)
+				}
+			}
+		})
 	}
 }

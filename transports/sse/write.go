@@ -42,11 +42,14 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gosse.Session
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // tell nginx-style proxies not to buffer
-	// Every write gets its own deadline (see deadline), which replaces the
-	// one a server-wide http.Server.WriteTimeout set when the request was
-	// read and which would otherwise cut the stream. (net/http already
-	// lifts the read deadline while a handler runs.)
-	return sess, http.NewResponseController(w)
+	// A server-wide http.Server.WriteTimeout set a deadline when the
+	// request was read; it would cut the stream. Lift it: from here on each
+	// write gets its own deadline (see deadline), lifted again once the
+	// write is done. (net/http already lifts the read deadline while a
+	// handler runs.)
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	return sess, rc
 }
 
 // refuse answers a stream request that cannot be served now (over a
@@ -162,7 +165,7 @@ func (wr *writer) hello() error {
 	if err := wr.sess.Send(m); err != nil {
 		return err
 	}
-	return wr.sess.Flush()
+	return wr.flush()
 }
 
 // batch drains the queue and writes it, with one flush. It reports whether
@@ -196,7 +199,7 @@ func (wr *writer) batch() (end bool, err error) {
 			break
 		}
 	}
-	return end, wr.sess.Flush()
+	return end, wr.flush()
 }
 
 // comment writes a heartbeat comment line.
@@ -207,7 +210,18 @@ func (wr *writer) comment() error {
 	if err := wr.sess.Send(&m); err != nil {
 		return err
 	}
-	return wr.sess.Flush()
+	return wr.flush()
+}
+
+// flush sends what was written and lifts the write deadline: an idle
+// stream has no deadline, because over HTTP/2 an expired one resets the
+// stream even when nothing is being written.
+func (wr *writer) flush() error {
+	if err := wr.sess.Flush(); err != nil {
+		return err
+	}
+	_ = wr.rc.SetWriteDeadline(time.Time{})
+	return nil
 }
 
 // wireString views an event's wire form as a string without copying it:
