@@ -1,0 +1,183 @@
+package bench_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twinstream/twinstream/bench"
+)
+
+// smallConfig is a scenario at test size, against srv, with in-process
+// workers.
+func smallConfig(scenario, url string) bench.Config {
+	c := bench.Defaults(scenario)
+	c.Targets = []string{url}
+	c.InProcess = true
+	c.Procs = 2 // two workers: exercises the merge
+	c.Subscribers = []int{20}
+	c.Connections = 20
+	c.Duration = bench.Duration(1500 * time.Millisecond)
+	c.Hold = bench.Duration(500 * time.Millisecond)
+	c.Settle = bench.Duration(500 * time.Millisecond)
+	c.Drain = bench.Duration(10 * time.Second)
+	c.Rate = 20
+	return c
+}
+
+func TestRunnerFanout(t *testing.T) {
+	srv := newTestServer(t)
+	r := &bench.Runner{Config: smallConfig(bench.ScenarioFanout, srv.URL)}
+	r.Config.Topics = 2
+	res, err := r.Run(context.Background(), bench.ScenarioFanout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{bench.WS, bench.SSE} {
+		tr := res.Transports[name]
+		if tr == nil {
+			t.Fatalf("no %s result", name)
+		}
+		if tr.Expected == 0 || tr.Lost != 0 || tr.Duplicates != 0 || tr.OutOfOrder != 0 || tr.Delivered != tr.Expected {
+			t.Errorf("%s: expected %d delivered %d lost %d dup %d ooo %d", name, tr.Expected, tr.Delivered, tr.Lost, tr.Duplicates, tr.OutOfOrder)
+		}
+		// Every subscriber follows one of 2 topics; each got every event of it.
+		if tr.Publisher == nil || tr.Expected != uint64(tr.Publisher.Published/2*20) && tr.Expected != uint64(tr.Publisher.Published*10) {
+			t.Errorf("%s: expected %d deliveries for %+v published on 2 topics to 20 subscribers", name, tr.Expected, tr.Publisher)
+		}
+		if tr.LatencyMS.Count != int64(tr.Delivered) || tr.LatencyMS.P50 <= 0 || tr.LatencyMS.P99 < tr.LatencyMS.P50 || tr.LatencyMS.Max < tr.LatencyMS.P999 {
+			t.Errorf("%s: latency %+v for %d deliveries", name, tr.LatencyMS, tr.Delivered)
+		}
+		if c := tr.Connections; c.Attempted != 20 || c.Established != 20 || c.Failed != 0 || c.Peak != 20 {
+			t.Errorf("%s: connections %+v", name, c)
+		}
+		if tr.ConnectMS.Count != 20 || len(tr.LatencyCDF) == 0 || tr.DeliveriesPerS <= 0 {
+			t.Errorf("%s: connect %+v, cdf %d points, %v deliveries/s", name, tr.ConnectMS, len(tr.LatencyCDF), tr.DeliveriesPerS)
+		}
+	}
+	if res.Env.GoVersion == "" || res.Env.Cores == 0 || res.Interrupted {
+		t.Errorf("env %+v, interrupted %v", res.Env, res.Interrupted)
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := res.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := bench.ReadResult(path)
+	if err != nil || back.Transports[bench.WS].Delivered != res.Transports[bench.WS].Delivered {
+		t.Fatalf("round trip: %v", err)
+	}
+}
+
+func TestRunnerReconnect(t *testing.T) {
+	srv := newTestServer(t)
+	r := &bench.Runner{Config: smallConfig(bench.ScenarioReconnect, srv.URL)}
+	res, err := r.Run(context.Background(), bench.ScenarioReconnect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{bench.WS, bench.SSE} {
+		tr := res.Transports[name]
+		rc := tr.Reconnect
+		if rc == nil || rc.Dropped != 20 || rc.Back != 20 || rc.NotBack != 0 {
+			t.Fatalf("%s: reconnect %+v", name, rc)
+		}
+		if rc.P50MS <= 0 || rc.P50MS > rc.P99MS || rc.P99MS > rc.MaxMS || rc.PeakPer100ms < 1 || len(rc.Timeline) == 0 {
+			t.Errorf("%s: reconnect %+v", name, rc)
+		}
+		if last := rc.Timeline[len(rc.Timeline)-1]; last.BackPct != 100 {
+			t.Errorf("%s: timeline ends at %v%% back", name, last.BackPct)
+		}
+		if tr.Expected == 0 || tr.Lost != 0 || tr.Duplicates != 0 || rc.Lost != 0 {
+			t.Errorf("%s: expected %d lost %d dup %d across the drop", name, tr.Expected, tr.Lost, tr.Duplicates)
+		}
+	}
+}
+
+func TestRunnerConnect(t *testing.T) {
+	srv := newTestServer(t)
+	r := &bench.Runner{Config: smallConfig(bench.ScenarioConnect, srv.URL)}
+	r.Config.Transports = []string{bench.SSE}
+	res, err := r.Run(context.Background(), bench.ScenarioConnect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := res.Transports[bench.SSE]
+	if c := tr.Connections; c.Established != 20 || c.Failed != 0 || c.Peak != 20 || c.HeldS < 0.4 {
+		t.Errorf("connections %+v", c)
+	}
+	if _, ok := res.Transports[bench.WS]; ok {
+		t.Error("ws ran though only sse was asked for")
+	}
+}
+
+func TestRunnerInterrupted(t *testing.T) {
+	srv := newTestServer(t)
+	r := &bench.Runner{Config: smallConfig(bench.ScenarioFanout, srv.URL)}
+	r.Config.Duration = bench.Duration(time.Minute)
+	r.Config.Transports = []string{bench.WS}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(2500*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := r.Run(ctx, bench.ScenarioFanout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || time.Since(start) > 30*time.Second {
+		t.Fatalf("interrupted = %v after %v", res.Interrupted, time.Since(start))
+	}
+	if tr := res.Transports[bench.WS]; tr == nil || tr.Connections.Established != 20 {
+		t.Fatalf("interrupted run kept no measurements: %+v", tr)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	ok := bench.Defaults(bench.ScenarioFanout)
+	tests := []struct {
+		name     string
+		scenario string
+		mutate   func(*bench.Config)
+		wantErr  bool
+	}{
+		{"defaults", bench.ScenarioFanout, func(*bench.Config) {}, false},
+		{"unknown scenario", "nope", func(*bench.Config) {}, true},
+		{"unknown transport", bench.ScenarioFanout, func(c *bench.Config) { c.Transports = []string{"ws", "grpc"} }, true},
+		{"no transports", bench.ScenarioFanout, func(c *bench.Config) { c.Transports = nil }, true},
+		{"bad target", bench.ScenarioFanout, func(c *bench.Config) { c.Targets = []string{"ftp://x"} }, true},
+		{"zero subscribers", bench.ScenarioFanout, func(c *bench.Config) { c.Subscribers = []int{10, 0} }, true},
+		{"zero rate", bench.ScenarioFanout, func(c *bench.Config) { c.Rate = 0 }, true},
+		{"zero duration", bench.ScenarioFanout, func(c *bench.Config) { c.Duration = 0 }, true},
+		{"zero connections", bench.ScenarioConnect, func(c *bench.Config) { c.Connections = 0 }, true},
+		{"bad mode", bench.ScenarioReconnect, func(c *bench.Config) { c.ReconnectMode = "kill" }, true},
+		{"restart needs spawn", bench.ScenarioReconnect, func(c *bench.Config) {
+			c.ReconnectMode = "restart"
+			c.Targets = []string{"http://10.0.0.5:8080"}
+		}, true},
+		{"tasks without watchers", bench.ScenarioTasks, func(c *bench.Config) { c.Watchers = 0 }, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := ok
+			c.Subscribers = append([]int(nil), ok.Subscribers...)
+			tc.mutate(&c)
+			if err := c.Validate(tc.scenario); (err != nil) != tc.wantErr {
+				t.Errorf("Validate = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestProcsFor(t *testing.T) {
+	t.Parallel()
+	c := bench.Defaults(bench.ScenarioConnect)
+	for _, tc := range []struct{ n, procs, want int }{
+		{1, 0, 1}, {9000, 0, 1}, {9001, 0, 2}, {19000, 0, 3}, {38000, 0, 5}, {100, 4, 4},
+	} {
+		c.Procs = tc.procs
+		if got := c.ProcsFor(tc.n); got != tc.want {
+			t.Errorf("ProcsFor(%d) with --procs %d = %d, want %d", tc.n, tc.procs, got, tc.want)
+		}
+	}
+}
