@@ -315,7 +315,9 @@ func goSSEBackoff(b transports.Backoff) gosse.Backoff {
 	case b.Jitter == 0:
 		out.Jitter = 0.5
 	case b.Jitter < 0:
-		out.Jitter = -1 // go-sse: none
+		// go-sse documents -1 as "none", but its defaults replace any
+		// value outside (0, 1) with 0.5; a tiny jitter is none in effect.
+		out.Jitter = 1e-9
 	case b.Jitter >= 1:
 		out.Jitter = 0.99 // go-sse requires < 1
 	}

@@ -263,6 +263,24 @@ func TestClientRetriesUnavailable(t *testing.T) {
 	}
 }
 
+// The server's retry: replaces the client's initial backoff, as in a
+// browser: with a one-minute Initial, the reconnect after a drop still
+// comes after about the server's 20ms.
+func TestClientHonoursServerRetry(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: sse.Config{Retry: 20 * time.Millisecond}})
+	var rec recorder
+	cfg := rec.config(e.ts.URL + "/sse?topic=news")
+	cfg.Backoff = transports.Backoff{Initial: time.Minute, Max: time.Hour, Jitter: -1}
+	c := sse.NewClient(cfg)
+	r := run(t, c)
+	eventually(t, "connect", func() bool { return c.Stats().Connects == 1 })
+	e.hub.DropAll(sse.Transport)
+	eventually(t, "reconnect at the server's retry:", func() bool { return c.Stats().Reconnects == 1 })
+	if err := r.stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v", err)
+	}
+}
+
 // Heartbeat comments are counted as pings.
 func TestClientCountsHeartbeats(t *testing.T) {
 	e := newEnv(t, envOpts{cfg: sse.Config{Heartbeat: 10 * time.Millisecond}})
