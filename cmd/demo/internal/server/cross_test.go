@@ -107,10 +107,11 @@ func TestBothTransportsSameTaskStream(t *testing.T) {
 func TestCrossTransportMessaging(t *testing.T) {
 	t.Parallel()
 	ts := start(t, server.Config{})
-	alice := ts.dialWS("/ws?client_id=alice")
-	bob := ts.dialWS("/ws?client_id=bob")
+	// Each connection is attached (it got its starting cursors, or the SSE
+	// response began) before the next one joins, so joins arrive in order.
+	alice := ts.dialWS("/ws?client_id=alice").attached(2)
+	bob := ts.dialWS("/ws?client_id=bob").attached(2)
 	dave := ts.openSSE("/sse?client_id=dave").expectStream()
-	eventually(t, "everyone online", func() bool { return ts.Hub().Online("dave") == 1 })
 
 	type msg struct{ topic, kind, from, text string }
 	wsMsg := func(c *wsConn) msg {

@@ -169,3 +169,15 @@ func wireEvent(t *testing.T, b []byte) transports.WireEvent {
 	}
 	return e
 }
+
+// attached reads the n "subscribed" frames a new multi-topic connection
+// gets once attached (one per topic starting live).
+func (w *wsConn) attached(n int) *wsConn {
+	w.t.Helper()
+	for range n {
+		if b := w.nextControl(); frameType(w.t, b) != transports.TypeSubscribed {
+			w.t.Fatalf("got %s, want subscribed", b)
+		}
+	}
+	return w
+}

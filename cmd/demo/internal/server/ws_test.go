@@ -144,12 +144,7 @@ func TestWSResetOnExpiredHistory(t *testing.T) {
 func TestWSValidation(t *testing.T) {
 	t.Parallel()
 	ts := start(t, server.Config{ReadLimit: 1024})
-	c := ts.dialWS("/ws?client_id=alice")
-	for range 2 { // the starting cursors of client:alice and broadcast
-		if b := c.nextControl(); frameType(t, b) != transports.TypeSubscribed {
-			t.Fatalf("got %s, want subscribed", b)
-		}
-	}
+	c := ts.dialWS("/ws?client_id=alice").attached(2) // client:alice and broadcast
 	tests := []struct{ cmd, code, field string }{
 		{`{"type":`, "invalid_json", ""},
 		{`[]`, "invalid_message", ""},
