@@ -118,6 +118,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // after the end gets 204 No Content, so an EventSource stops. A resolver
 // error wrapping transports.ReasonNotFound gets 404, one wrapping
 // transports.ReasonBadRequest 400, others 500, each with a JSON body.
+// resolve must return a stream of exactly one topic (Topics with one
+// entry, no ClientID); its Snapshot, EndOnTerminal and Cursors are set
+// here.
 func (s *Server) Stream(resolve transports.Resolver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if stream := s.resolveStream(w, r, resolve); stream != nil {
