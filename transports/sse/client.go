@@ -58,25 +58,29 @@ type ClientConfig struct {
 	OnState func(ClientState)
 }
 
-// ClientState is a Client's connection state.
+// ClientState is where a Client is in its connection cycle (the same
+// states as the WebSocket client's).
 type ClientState int
 
-// Client states, in the order a connection goes through them.
+// Client states, reported through ClientConfig.OnState.
 const (
-	StateConnecting   ClientState = iota // Run started; the first attempt is under way
-	StateConnected                       // a stream is open (its first frame arrived)
-	StateReconnecting                    // the stream ended or an attempt failed; another one follows
-	StateClosed                          // Run returned
+	StateConnecting ClientState = iota + 1 // Run started; the first attempt is under way
+	StateOpen                              // a stream is open (its first frame arrived)
+	StateWaiting                           // the stream ended or an attempt failed; waiting to reconnect
+	StateClosed                            // Run returned
+
+	StateConnected    = StateOpen    // another name for StateOpen
+	StateReconnecting = StateWaiting // another name for StateWaiting
 )
 
 func (s ClientState) String() string {
 	switch s {
 	case StateConnecting:
 		return "connecting"
-	case StateConnected:
-		return "connected"
-	case StateReconnecting:
-		return "reconnecting"
+	case StateOpen:
+		return "open"
+	case StateWaiting:
+		return "waiting"
 	case StateClosed:
 		return "closed"
 	}
@@ -172,7 +176,7 @@ func (c *Client) Run(ctx context.Context) error {
 		HTTPClient:        c.httpClient(),
 		Backoff:           goSSEBackoff(c.cfg.Backoff),
 		ResponseValidator: c.validate,
-		OnRetry:           func(error, time.Duration) { c.setState(StateReconnecting) },
+		OnRetry:           func(error, time.Duration) { c.setState(StateWaiting) },
 	}
 	buf := make([]byte, 0, readBufSize)
 	for {
@@ -199,7 +203,7 @@ func (c *Client) Run(ctx context.Context) error {
 			return nil
 		case errors.As(err, &se) && se.Temporary():
 			c.attempts++
-			c.setState(StateReconnecting)
+			c.setState(StateWaiting)
 			t := time.NewTimer(c.cfg.Backoff.Delay(c.attempts))
 			select {
 			case <-t.C:
@@ -248,7 +252,7 @@ func (c *Client) handle(ev gosse.Event) {
 			if c.connects.Add(1) > 1 {
 				c.reconnects.Add(1)
 			}
-			c.setState(StateConnected)
+			c.setState(StateOpen)
 		}
 	}
 	if ev.Data == "" {

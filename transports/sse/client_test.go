@@ -152,7 +152,7 @@ func TestClientResumesAfterDrops(t *testing.T) {
 		t.Errorf("Last-Event-ID headers %q", hdrs)
 	}
 	_, _, states := rec.snapshot()
-	want := []sse.ClientState{sse.StateConnecting, sse.StateConnected, sse.StateReconnecting, sse.StateConnected, sse.StateReconnecting, sse.StateConnected, sse.StateClosed}
+	want := []sse.ClientState{sse.StateConnecting, sse.StateOpen, sse.StateWaiting, sse.StateOpen, sse.StateWaiting, sse.StateOpen, sse.StateClosed}
 	if !slices.Equal(states, want) {
 		t.Errorf("states %v, want %v", states, want)
 	}
