@@ -131,3 +131,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// streamClient is an HTTP client without a timeout, for streams.
+func (ts *testServer) streamClient() *http.Client {
+	return &http.Client{Transport: ts.client.Transport}
+}
