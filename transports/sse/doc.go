@@ -37,9 +37,9 @@
 // # Ending and limits
 //
 // The response ends when the server shuts down, an operator drops the
-// transport, the client is too slow (its queue filled) or a task stream
-// reached its terminal event; EventSource then reconnects with Last-Event-ID
-// and resumes without loss. A reconnect to a finished task gets 204 No
+// transport, the client is too slow (its queue filled; its connection is
+// cut) or a task stream reached its terminal event; EventSource then
+// reconnects with Last-Event-ID and resumes without loss. A reconnect to a finished task gets 204 No
 // Content, which makes EventSource stop. Over a connection limit the server
 // answers 200 text/event-stream with retry: and a too_many_connections error
 // frame, then ends the response, so EventSource retries later (503 or 204
