@@ -137,7 +137,8 @@ func (s *Server) Start() error {
 		WriteTimeout:   s.cfg.HTTPWriteTimeout,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Accept errors (EMFILE) and handler misuse are worth seeing.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.mu.Lock()
 	if s.http != nil || s.draining.Load() {

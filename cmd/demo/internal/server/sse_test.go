@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/cmd/demo/internal/server"
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
@@ -293,5 +296,30 @@ func TestSSEMessages(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// TestFinishedTaskWithoutTopic: a finished task whose topic the hub has
+// forgotten (idle topics expire) still streams its final state and ends,
+// instead of leaving the client waiting forever.
+func TestFinishedTaskWithoutTopic(t *testing.T) {
+	t.Parallel()
+	ts := start(t, server.Config{})
+	now := time.Now().UTC()
+	old := tasks.Task{ID: "00000000000000aa", Status: tasks.StatusCompleted, Progress: 100, Message: "completed 2 files",
+		Done: 2, Files: 2, Result: &tasks.Result{Processed: 2}, CreatedAt: now, UpdatedAt: now}
+	if err := ts.Runner().Store().Put(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	frames := ts.openSSE("/sse/tasks/" + old.ID).expectStream().events()
+	if len(frames) != 1 {
+		t.Fatalf("got %d events, want the final snapshot", len(frames))
+	}
+	if e := frames[0].event(t); e.Event != transports.KindSnapshot || string(e.Data) != string(old.JSON()) {
+		t.Fatalf("snapshot %s %s", e.Event, e.Data)
+	}
+	raw, status := ts.dialWS("/ws/tasks/" + old.ID).untilClose()
+	if len(raw) != 1 || status != websocket.StatusNormalClosure || string(raw[0]) != frames[0].data {
+		t.Fatalf("ws: %q close %v", raw, status)
 	}
 }
