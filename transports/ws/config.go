@@ -48,6 +48,15 @@ type Config struct {
 	// "*.example.com"; with "scheme://" they match scheme://host). The
 	// request's own host is always allowed; other origins get 403.
 	OriginPatterns []string
+	// Detach makes the handlers return right after the upgrade; the
+	// connection then runs on two goroutines of its own (writer and
+	// reader). That frees net/http's per-request state and the handler's
+	// grown stack: about 10 KB less per idle connection (25 KB instead of
+	// 35 KB, measured with 5,000 idle connections). Shutdown waits for
+	// detached connections too. Off by default, because middleware that
+	// times or tracks requests (such as a server waiting for its task
+	// streams at shutdown) expects a handler to last as long as its stream.
+	Detach bool
 	// Logger receives debug records; nil is silent.
 	Logger *slog.Logger
 }

@@ -50,7 +50,8 @@ func New(cfg Config) *Server {
 //	GET /ws?client_id=alice&topic=news&last_event_id=broadcast=3,news=17
 //
 // A malformed request is answered with 400 and a JSON error body before
-// the upgrade. The handler returns when the connection has ended.
+// the upgrade. The handler returns when the connection has ended (with
+// Config.Detach, right after the upgrade).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st, ef := transports.ParseConnect(r)
 	if ef != nil {
@@ -174,17 +175,32 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st transports.Str
 		writeError(w, http.StatusServiceUnavailable, transports.NewErrorFrame(transports.CodeUnavailable, transports.ReasonShutdown.Text))
 		return
 	}
-	defer s.wg.Done()
-
-	release, limitErr := func() {}, error(nil)
+	release, limitErr := noRelease, error(nil)
 	if fail == nil {
-		release, limitErr = s.cfg.Limiter.Acquire(transports.RemoteIP(r))
-		if limitErr != nil {
-			release = func() {}
+		if rel, err := s.cfg.Limiter.Acquire(transports.RemoteIP(r)); err != nil {
+			limitErr = err
+		} else {
+			release = rel
 		}
 	}
-	defer release()
+	c := s.open(w, r, st, single, fail, limitErr)
+	switch {
+	case c == nil: // refused, or already closed
+		release()
+		s.wg.Done()
+	case s.cfg.Detach:
+		go s.live(c, release)
+	default:
+		s.live(c, release)
+	}
+}
 
+func noRelease() {}
+
+// open upgrades and attaches a connection. It returns nil when the
+// connection was refused or has already been closed (limits, resolver
+// errors, ended streams).
+func (s *Server) open(w http.ResponseWriter, r *http.Request, st transports.Stream, single bool, fail, limitErr error) *conn {
 	c := &conn{s: s, clientID: st.ClientID, single: single}
 	c.seen.Store(s.now())
 	wsc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
@@ -195,27 +211,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st transports.Str
 	if err != nil {
 		// Accept has answered (403 for a foreign origin, 426 for a plain GET).
 		s.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
-		return
+		return nil
 	}
 	c.ws = wsc
-
 	switch {
 	case fail != nil:
 		c.reject(fail)
-		return
+		return nil
 	case limitErr != nil:
 		s.log.Debug("connection over the limit", "remote", r.RemoteAddr)
 		c.closeWith(transports.ReasonTooManyConnections)
-		return
+		return nil
 	}
 	wsc.SetReadLimit(s.cfg.ReadLimit)
 
 	sub, start, err := s.cfg.Hub.Attach(Transport, st)
 	if err != nil {
 		c.attachFailed(err)
-		return
+		return nil
 	}
-	defer sub.Close(nil)
 	c.sub = sub
 	if !single {
 		// Each URL topic that starts live gets its starting cursor, so a
@@ -226,6 +240,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st transports.Str
 			}
 		}
 	}
+	return c
+}
+
+// live runs an attached connection until it ends, then releases it.
+func (s *Server) live(c *conn, release func()) {
+	defer s.wg.Done()
+	defer release()
+	defer c.sub.Close(nil)
 	s.track(c)
 	defer s.untrack(c)
 	c.run()

@@ -3,7 +3,9 @@ package ws_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -82,5 +84,67 @@ func TestShutdownDeadline(t *testing.T) {
 	}
 	if n := e.hub.Stats().Connections[ws.Transport]; n != 0 {
 		t.Fatalf("%d connections still registered after Shutdown", n)
+	}
+}
+
+// With Detach the handler returns right after the upgrade; the connection
+// lives on, and Shutdown still waits for it.
+func TestDetach(t *testing.T) {
+	e := newEnv(t, ws.Config{Detach: true}, transports.HubConfig{})
+	returned := make(chan struct{}, 4)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.srv.ServeHTTP(w, r)
+		returned <- struct{}{}
+	}))
+	defer ts.Close()
+	conn, _, err := websocket.Dial(t.Context(), ts.URL+"/ws?topic=news", &websocket.DialOptions{HTTPClient: e.hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &raw{t: t, c: conn}
+	defer conn.CloseNow()
+	c.subscribed("news")
+	select {
+	case <-returned:
+	case <-time.After(wait):
+		t.Fatal("the handler did not return after the upgrade")
+	}
+	// The connection works after its handler returned.
+	ev := e.publish(t, "news", "tick", `{}`)
+	if f := c.event(); f.raw != string(ev.JSON()) {
+		t.Fatalf("got %s", f)
+	}
+	c.send(`{"type":"ping","ts":3}`)
+	if f := c.next(); f.Type != transports.TypePong || f.TS != 3 {
+		t.Fatalf("got %s", f)
+	}
+	// A task stream still ends with 1000 after its terminal event.
+	e.addTask("d")
+	progress(t, e, "d", transports.KindProgress, 10)
+	task := e.dial(t, "/ws/tasks/d", nil)
+	task.event()
+	progress(t, e, "d", transports.KindCompleted, 100)
+	task.event()
+	task.wantClose(websocket.StatusNormalClosure, "")
+
+	codes := make(chan websocket.StatusCode, 1)
+	go func() {
+		for {
+			if _, err := c.tryRead(); err != nil {
+				codes <- websocket.CloseStatus(err)
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.hub.Stats().Connections[ws.Transport]; n != 0 {
+		t.Fatalf("%d connections left after Shutdown", n)
+	}
+	if code := <-codes; code != websocket.StatusGoingAway {
+		t.Fatalf("closed with %v", code)
 	}
 }
