@@ -1,6 +1,7 @@
 package transports
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -46,6 +47,14 @@ type Event struct {
 func NewEvent(topic string, seq uint64, kind string, data json.RawMessage, t time.Time) *Event {
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
+	} else if bytes.ContainsAny(data, "\r\n") {
+		// Raw line breaks can only be insignificant white space in valid
+		// JSON; SSE framing would rewrite them, so the wire form on the two
+		// transports would differ. Compact them away once, here.
+		var b bytes.Buffer
+		if json.Compact(&b, data) == nil {
+			data = b.Bytes()
+		}
 	}
 	e := &Event{Topic: topic, Seq: seq, Kind: kind, Data: data, Time: t}
 	e.wire = appendWire(make([]byte, 0, 80+len(topic)+len(kind)+len(data)), e)

@@ -1,6 +1,7 @@
 package transports_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,6 +77,17 @@ func TestPublishSeqAndWire(t *testing.T) {
 	}
 	if w.Type != "event" || w.Topic != "other" || w.Seq != 1 || w.Event != "tick" || string(w.Data) != "{}" || w.TS != e.Time.UnixMicro() {
 		t.Fatalf("wire = %+v", w)
+	}
+}
+
+func TestPublishCompactsLineBreaks(t *testing.T) {
+	h := transports.NewHub(transports.HubConfig{})
+	e := publish(t, h, "t", "k", "{\r\n  \"a\": \"x\\ny\"\n}")
+	if want := `{"a":"x\ny"}`; string(e.Data) != want {
+		t.Fatalf("data = %q, want %q", e.Data, want)
+	}
+	if bytes.ContainsAny(e.JSON(), "\r\n") {
+		t.Fatalf("wire form has a raw line break: %q", e.JSON())
 	}
 }
 
