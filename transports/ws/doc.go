@@ -44,9 +44,18 @@
 //
 // # Connections
 //
-// Each connection has two goroutines: the handler goroutine, which is the
-// connection's only writer (it drains the subscriber queue, writes every
-// frame with Config.WriteTimeout and sends heartbeats from one timer), and a
-// reader. Nothing writes to the socket under a lock, and a slow client never
-// delays another: its bounded queue fills and it is closed with 4008.
+// Each connection has two goroutines: a writer (the handler goroutine, or
+// with Config.Detach a fresh one after the handler returned) that drains
+// the subscriber queue, writes every frame with Config.WriteTimeout and
+// sends heartbeats from one timer; and a reader, which queues its replies
+// behind the events instead of writing. A protocol ping waits for its pong
+// in a short-lived third goroutine (at most one per connection), so the
+// writer never waits for a peer. Nothing writes to the socket under a lock,
+// and a slow client never delays another: its bounded queue fills and it is
+// closed with 4008.
+//
+// Idle cost, measured with 5,000 idle connections: about 35 KB of server
+// memory per connection, 25 KB with Config.Detach (two 4 KB stacks, the
+// 4 KB read and write buffers net/http hands over on hijack, the
+// coder/websocket connection and the hub subscriber).
 package ws
