@@ -26,6 +26,9 @@ const (
 	StateOpen                              // connected and receiving
 	StateWaiting                           // backing off before the next attempt
 	StateClosed                            // Run returned
+
+	StateConnected    = StateOpen    // another name for StateOpen (as in package sse)
+	StateReconnecting = StateWaiting // another name for StateWaiting (as in package sse)
 )
 
 func (s ClientState) String() string {
