@@ -33,7 +33,6 @@ func TestResumeMidStream(t *testing.T) {
 	waitFor(t, "alice offline", func() bool { return e.hub.Online("alice") == 0 })
 
 	c = e.dial(t, "/ws?client_id=alice&topic=news&last_event_id="+cursors.Format(""), nil)
-	e.publish(t, "news", "tick", `{"i":11}`)
 	// Replays come first: broadcast 3 (alice's leave), 4 (her join), news
 	// 6..10; then client:alice, which had no cursor, starts live; then
 	// news 11. Every topic continues exactly after its cursor.
@@ -43,6 +42,7 @@ func TestResumeMidStream(t *testing.T) {
 		switch f.Type {
 		case transports.TypeSubscribed:
 			got = append(got, "subscribed:"+f.Topic)
+			e.publish(t, "news", "tick", `{"i":11}`) // attached: this one is live
 			continue
 		case transports.TypeEvent:
 		default:
