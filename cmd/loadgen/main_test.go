@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -118,8 +119,8 @@ func TestInterrupt(t *testing.T) {
 	loadgen, demo := build(t)
 	out := filepath.Join(t.TempDir(), "fanout.json")
 	cmd := exec.Command(loadgen, "fanout", "--server-bin", demo, "--subscribers", "20", "--duration", "5m", "--transports", "ws", "--out", out)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +142,24 @@ func TestInterrupt(t *testing.T) {
 	if num(ws, "delivered") == 0 || num(ws, "lost") != 0 {
 		t.Errorf("interrupted run: delivered %v, lost %v", ws["delivered"], ws["lost"])
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the command writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func readJSON(t *testing.T, path string) map[string]any {
