@@ -34,7 +34,10 @@ func (ts *testServer) waitTask(id string) tasks.Task {
 	var task tasks.Task
 	eventually(ts.t, "task "+id+" to finish", func() bool {
 		ts.do("GET", "/api/tasks/"+id, "").decode(ts.t, &task)
-		return task.Status.Terminal()
+		// The store is updated just before the terminal event is
+		// published: wait for both.
+		last := ts.Hub().Latest(tasks.Topic(id))
+		return task.Status.Terminal() && last != nil && transports.IsTerminal(last.Kind)
 	})
 	return task
 }
