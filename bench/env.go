@@ -34,6 +34,7 @@ type Env struct {
 	SharedCores   *bool    `json:"shared_cores"`
 	OpenFilesMax  uint64   `json:"open_files_max"` // RLIMIT_NOFILE of this process
 	PortRange     string   `json:"ephemeral_port_range,omitempty"`
+	LoadAvg       string   `json:"loadavg_at_start"` // /proc/loadavg when the run started
 	Command       []string `json:"command"`
 	LoadgenBinary string   `json:"loadgen_binary,omitempty"`
 }
@@ -50,6 +51,7 @@ func CaptureEnv(ctx context.Context, dir string) Env {
 		LoadgenAffinity: Affinity(os.Getpid()),
 		PortRange:       strings.Join(strings.Fields(readTrim("/proc/sys/net/ipv4/ip_local_port_range")), "-"),
 		Command:         os.Args,
+		LoadAvg:         readTrim("/proc/loadavg"),
 	}
 	e.Hostname, _ = os.Hostname()
 	if exe, err := os.Executable(); err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -39,8 +40,14 @@ type phase struct {
 	maxRSS   int64
 	cpuFirst procSample
 	cpuLast  procSample
-	status   func() string // scenario's extra progress text
-	resultCh chan struct{}
+	// The load generator's own CPU: every worker process and this one.
+	lgFirst, lgLast, lgPrev  float64
+	lgStart, lgEnd, lgPrevAt time.Time
+	// The whole machine's busy CPU, to see what else ran.
+	sysFirst, sysPrev, sysLast       float64
+	sysFirstAt, sysPrevAt, sysLastAt time.Time
+	status                           func() string // scenario's extra progress text
+	resultCh                         chan struct{}
 }
 
 // startPhase launches one worker per spec and starts them.
@@ -53,6 +60,12 @@ func (r *Runner) startPhase(ctx context.Context, label string, targets []*target
 	p.lastTick = p.start
 	if s, ok := p.sampleServer(ctx); ok {
 		p.cpuFirst, p.lastProc = s, s
+	}
+	p.lgFirst, p.lgStart = p.loadgenCPULocked(), p.start
+	p.lgPrev, p.lgPrevAt = p.lgFirst, p.start
+	if busy, ok := systemCPU(); ok {
+		p.sysFirst, p.sysPrev, p.sysLast = busy, busy, busy
+		p.sysFirstAt, p.sysPrevAt, p.sysLastAt = p.start, p.start, p.start
 	}
 	go p.loop(ctx) // owner: the phase; ends in close
 	for i, spec := range specs {
@@ -140,6 +153,21 @@ func (p *phase) totalsLocked() Progress {
 	return t
 }
 
+// loadgenCPULocked is the load generator's CPU time so far: this process
+// plus every worker process (in-process workers are this process).
+func (p *phase) loadgenCPULocked() float64 {
+	var total float64
+	if self, err := readProc(os.Getpid()); err == nil {
+		total = self.CPUSeconds
+	}
+	if p.r != nil && !p.r.Config.InProcess {
+		for _, w := range p.latest {
+			total += w.CPUSeconds
+		}
+	}
+	return total
+}
+
 // sampleServer reads the servers' resource use: /proc for spawned ones,
 // /metrics for targets. Several targets are summed.
 func (p *phase) sampleServer(ctx context.Context) (procSample, bool) {
@@ -181,6 +209,23 @@ func (p *phase) tick(ctx context.Context) {
 		p.maxRSS = max(p.maxRSS, srv.RSS)
 	}
 	p.peak = max(p.peak, t.Connected)
+	if busy, ok := systemCPU(); ok && !p.sysPrevAt.IsZero() {
+		if dt := now.Sub(p.sysPrevAt).Seconds(); dt > 0 {
+			s.SystemCPUPct = round3((busy - p.sysPrev) / dt * 100)
+		}
+		p.sysPrev, p.sysPrevAt, p.sysLast, p.sysLastAt = busy, now, busy, now
+	}
+	if len(p.latest) == len(p.handles) { // every worker has reported its CPU
+		lg := p.loadgenCPULocked()
+		if dt := now.Sub(p.lgPrevAt).Seconds(); dt > 0 && p.lgPrevAt != p.start {
+			s.LoadgenCPUPct = round3((lg - p.lgPrev) / dt * 100)
+		}
+		if p.lgPrevAt == p.start {
+			p.lgFirst, p.lgStart = lg, now
+		}
+		p.lgPrev, p.lgPrevAt = lg, now
+		p.lgLast, p.lgEnd = lg, now
+	}
 	p.series = append(p.series, s)
 	extra := ""
 	if p.status != nil {
@@ -193,6 +238,12 @@ func (p *phase) tick(ctx context.Context) {
 		p.label, s.TS, t.Connected, t.Established, t.Attempted, t.Failed, s.DeliveriesPerS, s.P99MS)
 	if haveSrv {
 		fmt.Fprintf(&b, "  server %.1f MB cpu %.0f%%", float64(srv.RSS)/1e6, s.ServerCPUPct)
+	}
+	if s.LoadgenCPUPct > 0 {
+		fmt.Fprintf(&b, "  loadgen cpu %.0f%%", s.LoadgenCPUPct)
+	}
+	if s.SystemCPUPct > 0 {
+		fmt.Fprintf(&b, "  machine cpu %.0f%%", s.SystemCPUPct)
 	}
 	fmt.Fprintf(p.r.logw(), "%s%s\n", b.String(), extra)
 }
@@ -326,6 +377,12 @@ func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
 	tr.Series = append([]Sample(nil), p.series...)
 	tr.ServerRSSBytes = p.maxRSS
 	tr.ServerCPUPercent = cpuPercent(p.cpuFirst, p.cpuLast)
+	if dt := p.lgEnd.Sub(p.lgStart).Seconds(); dt > 0 {
+		tr.LoadgenCPUPercent = round3((p.lgLast - p.lgFirst) / dt * 100)
+	}
+	if dt := p.sysLastAt.Sub(p.sysFirstAt).Seconds(); dt > 0 {
+		tr.MachineCPUPercent = round3((p.sysLast - p.sysFirst) / dt * 100)
+	}
 	tr.ServerGoroutines = p.lastProc.Goroutines
 	p.mu.Unlock()
 	tr.LatencyMS = PercentilesOf(lat)

@@ -83,17 +83,18 @@ type message struct {
 
 // Progress is a worker's state, sent once a second.
 type Progress struct {
-	Worker      int    `json:"worker"`
-	TNS         int64  `json:"t_ns"`
-	Attempted   int    `json:"attempted"`   // clients started
-	Connected   int    `json:"connected"`   // connected now
-	Established int    `json:"established"` // connected at least once
-	Failed      int    `json:"failed"`      // clients counted as failed
-	Settled     int    `json:"settled"`     // established or given up
-	Back        int    `json:"back"`        // reconnected since the mark
-	Ended       int    `json:"ended"`       // streams that ended normally
-	Deliveries  uint64 `json:"deliveries"`
-	WindowHDR   string `json:"window_hdr,omitempty"` // latencies since the previous progress
+	Worker      int     `json:"worker"`
+	TNS         int64   `json:"t_ns"`
+	Attempted   int     `json:"attempted"`   // clients started
+	Connected   int     `json:"connected"`   // connected now
+	Established int     `json:"established"` // connected at least once
+	Failed      int     `json:"failed"`      // clients counted as failed
+	Settled     int     `json:"settled"`     // established or given up
+	Back        int     `json:"back"`        // reconnected since the mark
+	Ended       int     `json:"ended"`       // streams that ended normally
+	Deliveries  uint64  `json:"deliveries"`
+	WindowHDR   string  `json:"window_hdr,omitempty"` // latencies since the previous progress
+	CPUSeconds  float64 `json:"cpu_s"`                // the worker process's CPU time so far
 }
 
 // WorkerResult is a worker's final account.

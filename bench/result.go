@@ -61,7 +61,15 @@ type TransportResult struct {
 	ServerRSSBeforeBytes int64   `json:"server_rss_before_bytes,omitempty"` // before the clients connected
 	ServerBytesPerConn   float64 `json:"server_bytes_per_conn,omitempty"`   // (at peak − before) / connections held
 	ServerCPUPercent     float64 `json:"server_cpu_pct,omitempty"`          // mean over the measurement, 100 = one core
-	ServerGoroutines     int     `json:"server_goroutines,omitempty"`       // at peak, when /metrics says
+	ServerGoroutines     int     `json:"server_goroutines,omitempty"`       // at the end, when /metrics says
+	// LoadgenCPUPercent is the load generator's own CPU (every worker and
+	// the parent), mean over the measurement: near 100 × cores, it, not the
+	// server, limits the figures.
+	LoadgenCPUPercent float64 `json:"loadgen_cpu_pct,omitempty"`
+	// MachineCPUPercent is every process's CPU on this machine (/proc/stat),
+	// mean over the phase: well above server + loadgen means something else
+	// was running and the figures are noisy.
+	MachineCPUPercent float64 `json:"machine_cpu_pct,omitempty"`
 
 	Reconnect *Reconnect   `json:"reconnect,omitempty"`
 	Tasks     *TasksResult `json:"tasks,omitempty"`
@@ -145,6 +153,8 @@ type Sample struct {
 	P99MS          float64 `json:"p99_ms"`
 	ServerRSSBytes int64   `json:"server_rss_bytes,omitempty"`
 	ServerCPUPct   float64 `json:"server_cpu_pct,omitempty"`
+	LoadgenCPUPct  float64 `json:"loadgen_cpu_pct,omitempty"`
+	SystemCPUPct   float64 `json:"machine_cpu_pct,omitempty"`
 }
 
 // Server identifies the server measured.

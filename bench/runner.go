@@ -28,7 +28,8 @@ type Runner struct {
 	// from the working directory.
 	ModuleDir string
 
-	serverBin string
+	serverBin   string
+	scenarioSrv []string // the scenario's own flags for a spawned server
 }
 
 // Run runs one scenario on every configured transport and returns its
@@ -123,7 +124,7 @@ func (r *Runner) withTargets(ctx context.Context, res *Result, fn func([]*target
 
 // serverArgs are the spawned server's flags besides --addr.
 func (r *Runner) serverArgs() []string {
-	args := []string{"--log-level", "warn"}
+	args := append([]string{"--log-level", "warn"}, r.scenarioSrv...)
 	if r.Config.SSERetry > 0 {
 		args = append(args, "--sse-retry", r.Config.SSERetry.D().String())
 	}

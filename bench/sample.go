@@ -151,3 +151,29 @@ func walkMetrics(v any, s *procSample) {
 		walkMetrics(obj[k], s)
 	}
 }
+
+// systemCPU reads the machine's busy CPU time so far from /proc/stat, in
+// seconds summed over cores (ok false when unavailable).
+func systemCPU() (busy float64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, false
+	}
+	var total, idle float64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseFloat(v, 64)
+		if i >= 8 { // guest time is already counted in user
+			break
+		}
+		total += n
+		if i == 3 || i == 4 { // idle, iowait
+			idle += n
+		}
+	}
+	return (total - idle) / clockTicks, true
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 // watcher, and checks that every watcher of a task saw the same final
 // event and that it matches the task's status from GET /api/tasks/:id.
 func (r *Runner) tasks(ctx context.Context, res *Result) error {
+	// Enough task workers that the tasks really run concurrently.
+	r.scenarioSrv = []string{"--workers", strconv.Itoa(max(8, r.Config.Tasks))}
+	defer func() { r.scenarioSrv = nil }()
 	for _, transport := range r.Config.Transports {
 		if ctx.Err() != nil {
 			break

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,6 +259,9 @@ func (w *worker) progress() Progress {
 		Deliveries: w.rec.Deliveries(),
 	}
 	p.WindowHDR, _ = EncodeHist(w.rec.TakeWindow())
+	if self, err := readProc(os.Getpid()); err == nil {
+		p.CPUSeconds = self.CPUSeconds
+	}
 	return p
 }
 

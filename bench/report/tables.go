@@ -79,6 +79,10 @@ var rows = []row{
 		func(t *bench.TransportResult) bool { return t.ServerBytesPerConn != 0 }},
 	{"server CPU (mean, 100% = 1 core)", func(t *bench.TransportResult) string { return fmt.Sprintf("%.0f%%", t.ServerCPUPercent) },
 		func(t *bench.TransportResult) bool { return t.ServerCPUPercent > 0 }},
+	{"load generator CPU (mean, all processes)", func(t *bench.TransportResult) string { return fmt.Sprintf("%.0f%%", t.LoadgenCPUPercent) },
+		func(t *bench.TransportResult) bool { return t.LoadgenCPUPercent > 0 }},
+	{"whole machine CPU (mean, all processes)", func(t *bench.TransportResult) string { return fmt.Sprintf("%.0f%%", t.MachineCPUPercent) },
+		func(t *bench.TransportResult) bool { return t.MachineCPUPercent > 0 }},
 	{"reconnect: back / dropped", func(t *bench.TransportResult) string {
 		return num(t.Reconnect.Back) + " / " + num(t.Reconnect.Dropped)
 	}, func(t *bench.TransportResult) bool { return t.Reconnect != nil }},
@@ -173,8 +177,8 @@ func envText(r *bench.Result) string {
 	if e.GitDirty {
 		dirty = " (with uncommitted changes)"
 	}
-	return fmt.Sprintf("- commit %s%s, %s, GOMAXPROCS %d\n- CPU: %d × %s; kernel %s\n- server and load generator share cores: %s\n- open files limit %d per process; ephemeral ports %s\n- command: `%s`\n",
-		short(e.GitCommit), dirty, e.GoVersion, e.GOMAXPROCS, e.Cores, e.CPUModel, e.Kernel, shared,
+	return fmt.Sprintf("- commit %s%s, %s, GOMAXPROCS %d\n- CPU: %d × %s; kernel %s; load average at start %s\n- server and load generator share cores: %s\n- open files limit %d per process; ephemeral ports %s\n- command: `%s`\n",
+		short(e.GitCommit), dirty, e.GoVersion, e.GOMAXPROCS, e.Cores, e.CPUModel, e.Kernel, e.LoadAvg, shared,
 		e.OpenFilesMax, e.PortRange, strings.Join(e.Command, " "))
 }
 
