@@ -65,6 +65,7 @@ type Config struct {
 	ServerArgs  []string      `json:"server_args,omitempty"` // extra arguments for the spawned server
 	InProcess   bool          `json:"in_process,omitempty"`  // workers as goroutines (tests); not for big runs
 	ClientsPerP int           `json:"clients_per_proc"`      // automatic --procs divisor
+	ProfileDir  string        `json:"profile_dir,omitempty"` // workers write CPU profiles here (worker-<transport>-<n>.pprof)
 }
 
 // BackoffConfig is transports.Backoff in JSON form.

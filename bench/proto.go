@@ -53,6 +53,9 @@ type WorkerSpec struct {
 	NoReconnect bool `json:"no_reconnect"`
 	// HandshakeTimeout bounds one connection attempt (default 30s).
 	HandshakeTimeout Duration `json:"handshake_timeout"`
+	// CPUProfile, when set, is a file the worker writes its CPU profile to
+	// (pprof), for finding where the load generator's time goes.
+	CPUProfile string `json:"cpu_profile,omitempty"`
 	// ProgressEvery is the progress interval (default 1s).
 	ProgressEvery Duration `json:"progress_every"`
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -157,6 +158,9 @@ func (r *Runner) specs(transport string, targets []*target, streams []StreamSpec
 		s := WorkerSpec{
 			Transport: transport, Targets: urls, Streams: streams, First: first, Count: count,
 			SourceIPs: ips, Backoff: backoff, ConnectRate: c.RampRate / float64(procs),
+		}
+		if c.ProfileDir != "" && !c.InProcess {
+			s.CPUProfile = filepath.Join(c.ProfileDir, fmt.Sprintf("worker-%s-%d.pprof", transport, w))
 		}
 		if tweak != nil {
 			tweak(&s)

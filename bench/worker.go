@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,13 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 				var err error
 				if w, err = newWorker(ctx, *c.Spec, enc); err != nil {
 					return enc.fail(err)
+				}
+				if c.Spec.CPUProfile != "" {
+					stop, err := startCPUProfile(c.Spec.CPUProfile)
+					if err != nil {
+						return enc.fail(err)
+					}
+					defer stop()
 				}
 				w.start()
 			case opMark:
@@ -375,4 +383,16 @@ func (w *worker) stop() {
 	for _, t := range w.httpTs {
 		t.CloseIdleConnections()
 	}
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

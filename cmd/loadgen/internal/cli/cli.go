@@ -36,6 +36,7 @@
 //	--sse-jitter F        SSE client jitter around the server's retry: (default -1: none, as browsers)
 //	--admin-token T       bearer token for a target's admin endpoint (or $TWINSTREAM_ADMIN_TOKEN)
 //	--no-report           write only the JSON
+//	--worker-cpuprofile DIR  CPU profiles of the worker processes (pprof)
 package cli
 
 import (
@@ -184,6 +185,7 @@ func parseFlags(scenario string, args []string, stderr io.Writer) (options, erro
 	fs.Float64Var(&c.SSEBackoff.Jitter, "sse-jitter", c.SSEBackoff.Jitter, "SSE client jitter around retry: (-1 = none, as browsers)")
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("TWINSTREAM_ADMIN_TOKEN"), "bearer token for a target's admin endpoint")
 	fs.BoolVar(&c.InProcess, "in-process", false, "run workers as goroutines (small runs only)")
+	fs.StringVar(&c.ProfileDir, "worker-cpuprofile", "", "directory for the worker processes' CPU profiles")
 	fs.BoolVar(&o.noReport, "no-report", false, "write only the JSON")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live progress")
 	if err := fs.Parse(args); err != nil {
