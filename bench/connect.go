@@ -55,8 +55,17 @@ func (r *Runner) connectOne(ctx context.Context, ts []*target, transport string)
 	tr.Connections.HeldS = round3(held.Seconds())
 	tr.DurationS = round3(time.Since(rampStart).Seconds())
 	tr.Server = serverInfo(ts)
-	if tr.Connections.Peak > 0 && tr.ServerRSSBytes > 0 && tr.ServerRSSBeforeBytes > 0 {
-		tr.ServerBytesPerConn = round3(float64(tr.ServerRSSBytes-tr.ServerRSSBeforeBytes) / float64(tr.Connections.Peak))
+	if n := float64(tr.Connections.Peak); n > 0 && tr.ServerRSSBytes > 0 && tr.ServerRSSBeforeBytes > 0 {
+		tr.ServerBytesPerConn = round3(float64(tr.ServerRSSBytes-tr.ServerRSSBeforeBytes) / n)
+		ph.mu.Lock()
+		before, peak := ph.cpuFirst, ph.atMaxRSS
+		ph.mu.Unlock()
+		if before.HeapBytes > 0 && peak.HeapBytes > 0 {
+			tr.ServerHeapBytesPerConn = round3(float64(peak.HeapBytes-before.HeapBytes) / n)
+		}
+		if before.Goroutines > 0 && peak.Goroutines > 0 {
+			tr.ServerGoroutinesPerConn = round3(float64(peak.Goroutines-before.Goroutines) / n)
+		}
 	}
 	return tr, cmpErr(ferr, merr)
 }

@@ -38,6 +38,7 @@ type phase struct {
 	lastTick time.Time
 	lastProc procSample
 	maxRSS   int64
+	atMaxRSS procSample // the sample with the highest RSS
 	cpuFirst procSample
 	cpuLast  procSample
 	// The load generator's own CPU: every worker process and this one.
@@ -183,6 +184,7 @@ func (p *phase) sampleServer(ctx context.Context) (procSample, bool) {
 		sum.RSS += s.RSS
 		sum.CPUSeconds += s.CPUSeconds
 		sum.Goroutines += s.Goroutines
+		sum.HeapBytes += s.HeapBytes
 	}
 	return sum, ok
 }
@@ -206,7 +208,9 @@ func (p *phase) tick(ctx context.Context) {
 		s.ServerRSSBytes = srv.RSS
 		s.ServerCPUPct = cpuPercent(p.lastProc, srv)
 		p.lastProc, p.cpuLast = srv, srv
-		p.maxRSS = max(p.maxRSS, srv.RSS)
+		if srv.RSS > p.maxRSS {
+			p.maxRSS, p.atMaxRSS = srv.RSS, srv
+		}
 	}
 	p.peak = max(p.peak, t.Connected)
 	if busy, ok := systemCPU(); ok && !p.sysPrevAt.IsZero() {

@@ -61,7 +61,11 @@ type TransportResult struct {
 	ServerRSSBeforeBytes int64   `json:"server_rss_before_bytes,omitempty"` // before the clients connected
 	ServerBytesPerConn   float64 `json:"server_bytes_per_conn,omitempty"`   // (at peak − before) / connections held
 	ServerCPUPercent     float64 `json:"server_cpu_pct,omitempty"`          // mean over the measurement, 100 = one core
-	ServerGoroutines     int     `json:"server_goroutines,omitempty"`       // at the end, when /metrics says
+	// Where a connection's memory goes (connect, when /metrics says): Go
+	// heap in use and goroutines, per connection, at the RSS peak.
+	ServerHeapBytesPerConn  float64 `json:"server_heap_bytes_per_conn,omitempty"`
+	ServerGoroutinesPerConn float64 `json:"server_goroutines_per_conn,omitempty"`
+	ServerGoroutines        int     `json:"server_goroutines,omitempty"` // at the end, when /metrics says
 	// LoadgenCPUPercent is the load generator's own CPU (every worker and
 	// the parent), mean over the measurement: near 100 × cores, it, not the
 	// server, limits the figures.

@@ -20,6 +20,7 @@ type procSample struct {
 	RSS        int64   // bytes
 	CPUSeconds float64 // user + system, cumulative
 	Goroutines int     // from /metrics only
+	HeapBytes  int64   // from /metrics only ("heap_bytes")
 	Conns      map[string]int
 }
 
@@ -132,6 +133,10 @@ func walkMetrics(v any, s *procSample) {
 		case "goroutines":
 			if n, ok := x.(float64); ok && s.Goroutines == 0 {
 				s.Goroutines = int(n)
+			}
+		case "heap_bytes":
+			if n, ok := x.(float64); ok && s.HeapBytes == 0 {
+				s.HeapBytes = int64(n)
 			}
 		case "connections":
 			if m, ok := x.(map[string]any); ok && s.Conns == nil {

@@ -54,7 +54,7 @@ func (t *target) sample(ctx context.Context) (procSample, error) {
 		return s, err
 	}
 	if m, err := t.metrics.read(ctx); err == nil {
-		s.Goroutines, s.Conns = m.Goroutines, m.Conns
+		s.Goroutines, s.Conns, s.HeapBytes = m.Goroutines, m.Conns, m.HeapBytes
 	}
 	return s, nil
 }
