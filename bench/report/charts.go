@@ -250,6 +250,9 @@ func reconnectTimeline(r *bench.Result) (chart, chart) {
 			a = append(a, plotter.XY{X: float64(bk.TMS) / 1000, Y: float64(bk.Reconnects)})
 			b = append(b, plotter.XY{X: float64(bk.TMS+100) / 1000, Y: bk.BackPct})
 		}
+		if n := len(rc.Timeline); n > 0 { // close the last 100 ms bar
+			a = append(a, plotter.XY{X: float64(rc.Timeline[n-1].TMS+100) / 1000, Y: 0})
+		}
 		rate.lines = append(rate.lines, series{name: t, transport: t, xys: a, step: true})
 		back.lines = append(back.lines, series{name: t, transport: t, xys: b})
 	}
