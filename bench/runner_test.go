@@ -181,3 +181,26 @@ func TestProcsFor(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerMultiTarget spreads clients over two servers; the publisher
+// publishes to both, and each client is accounted against its own server's
+// sequence.
+func TestRunnerMultiTarget(t *testing.T) {
+	a, b := newTestServer(t), newTestServer(t)
+	r := &bench.Runner{Config: smallConfig(bench.ScenarioFanout, a.URL)}
+	r.Config.Targets = []string{a.URL, b.URL}
+	r.Config.Transports = []string{bench.WS}
+	res, err := r.Run(context.Background(), bench.ScenarioFanout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := res.Transports[bench.WS]
+	pa, pb := a.Hub.Stats().Published, b.Hub.Stats().Published
+	if pa == 0 || pb == 0 || int(pa+pb) != tr.Publisher.Published {
+		t.Errorf("servers published %d and %d, publisher says %d", pa, pb, tr.Publisher.Published)
+	}
+	// Ten clients on each server, each expecting its own server's events.
+	if want := 10*pa + 10*pb; tr.Expected != want || tr.Lost != 0 || tr.Duplicates != 0 {
+		t.Errorf("expected %d, want %d; lost %d, dup %d", tr.Expected, want, tr.Lost, tr.Duplicates)
+	}
+}

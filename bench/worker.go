@@ -327,14 +327,18 @@ func (w *worker) finish(ctx context.Context, windows []Window, drain time.Durati
 			failed++
 			res.Failures["never connected"]++
 		}
-		res.BackNS = append(res.BackNS, c.backNS.Load())
-		e, at := c.sub.Last()
-		f := Final{Stream: c.stream, Kind: e.Event, Seq: e.Seq, Ended: c.ended.Load()}
-		if !at.IsZero() {
-			f.AtNS = at.UnixNano()
-			f.Data = dataDigest(e.Data)
+		if w.markNS.Load() > 0 { // reconnect: when each client came back
+			res.BackNS = append(res.BackNS, c.backNS.Load())
 		}
-		res.Finals = append(res.Finals, f)
+		if len(windows) == 0 { // streams that end by themselves: what each saw last
+			e, at := c.sub.Last()
+			f := Final{Stream: c.stream, Kind: e.Event, Seq: e.Seq, Ended: c.ended.Load()}
+			if !at.IsZero() {
+				f.AtNS = at.UnixNano()
+				f.Data = dataDigest(e.Data)
+			}
+			res.Finals = append(res.Finals, f)
+		}
 	}
 	res.Attempted = int(w.attempted.Load())
 	res.Failed = failed
