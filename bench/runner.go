@@ -54,10 +54,16 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 		res.ServerMode = "target: " + strings.Join(c.Targets, ",") + " (one server for every transport, run one after the other)"
 	} else {
 		res.ServerMode = "spawned: a fresh demo server per transport, transports run one after the other"
-		if err := r.ensureServer(ctx, moduleDir); err != nil {
+		built, err := r.ensureServer(ctx, moduleDir)
+		if err != nil {
 			return nil, err
 		}
-		res.Config.ServerBin = r.serverBin
+		if built != "" {
+			defer func() { os.RemoveAll(built); r.serverBin = "" }()
+			res.Config.ServerBin = "built from ./cmd/demo of this commit"
+		} else {
+			res.Config.ServerBin = r.serverBin
+		}
 	}
 	var err error
 	switch scenario {
@@ -78,29 +84,28 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 	return res, err
 }
 
-// ensureServer builds the demo server unless a binary was given.
-func (r *Runner) ensureServer(ctx context.Context, moduleDir string) error {
-	if r.serverBin != "" {
-		return nil
-	}
+// ensureServer builds the demo server into a temporary directory unless a
+// binary was given; it returns that directory ("" when nothing was built).
+func (r *Runner) ensureServer(ctx context.Context, moduleDir string) (string, error) {
 	if r.Config.ServerBin != "" {
 		r.serverBin = r.Config.ServerBin
-		return nil
+		return "", nil
 	}
 	if moduleDir == "" {
-		return errors.New("bench: not inside the twinstream module, so the demo server cannot be built: pass --server-bin or --target")
+		return "", errors.New("bench: not inside the twinstream module, so the demo server cannot be built: pass --server-bin or --target")
 	}
 	dir, err := os.MkdirTemp("", "twinstream-loadgen-")
 	if err != nil {
-		return err
+		return "", err
 	}
 	fmt.Fprintf(r.logw(), "building the demo server (./cmd/demo) into %s\n", dir)
 	bin, err := BuildServer(ctx, moduleDir, dir)
 	if err != nil {
-		return err
+		os.RemoveAll(dir)
+		return "", err
 	}
 	r.serverBin = bin
-	return nil
+	return dir, nil
 }
 
 // withTargets gives fn the servers for one transport: a freshly spawned

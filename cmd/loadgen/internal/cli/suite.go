@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -46,6 +47,21 @@ func runSuite(ctx context.Context, kind string, args []string, stdout, stderr io
 	var paths []string
 	code := ExitOK
 	start := time.Now()
+	// Build the demo server once for every scenario (unless given or remote).
+	serverBin := ""
+	if o, err := parseFlags("", args, io.Discard); err == nil && o.cfg.ServerBin == "" && len(o.cfg.Targets) == 0 {
+		dir, err := os.MkdirTemp("", "twinstream-loadgen-")
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return ExitError
+		}
+		defer os.RemoveAll(dir)
+		fmt.Fprintf(stderr, "building the demo server (./cmd/demo) into %s\n", dir)
+		if serverBin, err = bench.BuildServer(ctx, bench.ModuleDir(), dir); err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v (pass --server-bin or --target)\n", err)
+			return ExitError
+		}
+	}
 	for _, scenario := range bench.Scenarios {
 		if ctx.Err() != nil {
 			break
@@ -60,6 +76,9 @@ func runSuite(ctx context.Context, kind string, args []string, stdout, stderr io
 			// Keep what the user set that is not a size.
 			o.cfg.Targets, o.cfg.Transports, o.cfg.ServerBin, o.cfg.ServerArgs = base.Targets, base.Transports, base.ServerBin, base.ServerArgs
 			o.cfg.Procs, o.cfg.SourceIPs, o.cfg.AdminToken = base.Procs, base.SourceIPs, base.AdminToken
+		}
+		if serverBin != "" {
+			o.cfg.ServerBin = serverBin
 		}
 		if strings.HasSuffix(o.out, ".json") {
 			fmt.Fprintln(stderr, "loadgen: --out is a directory when running every scenario")
