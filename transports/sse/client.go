@@ -48,6 +48,17 @@ type ClientConfig struct {
 	// that sent retry: N ends, the next attempt waits about N, and
 	// attempts that keep failing grow from there by Multiplier up to Max.
 	Backoff transports.Backoff
+	// IdleTimeout drops the connection when nothing at all arrived on it
+	// for that long — no event, no heartbeat comment, not even the
+	// response headers — and reconnects after Backoff's delay with
+	// Last-Event-ID, as after any other lost connection; the new stream
+	// counts in Stats().Reconnects. Without it a dead server behind an open
+	// TCP connection is noticed only by TCP keepalive, after minutes. Our
+	// server sends a heartbeat every Config.Heartbeat (15s by default): keep
+	// IdleTimeout a few heartbeats long. 0 means DefaultClientIdleTimeout
+	// (45s); a negative value disables it. The watch costs one timer and
+	// one context per request and no goroutine.
+	IdleTimeout time.Duration
 	// OnEvent receives every event frame, decoded. It is called on Run's
 	// goroutine, in order; it must not block for long.
 	OnEvent func(transports.WireEvent)
@@ -154,8 +165,9 @@ func (e *StatusError) Temporary() bool {
 var errEnded = errors.New("sse: stream ended (204 No Content)")
 
 // Run follows the stream until it ends for good or ctx is done. It
-// reconnects, resuming with Last-Event-ID, whenever a response ends or the
-// connection fails, and also after 5xx, 408 and 429 answers. It returns nil
+// reconnects, resuming with Last-Event-ID, whenever a response ends, the
+// connection fails or the server stays silent for ClientConfig.IdleTimeout,
+// and also after 5xx, 408 and 429 answers. It returns nil
 // when the server answers 204 (a finished task stream), ctx.Err() when ctx
 // is done, and a *StatusError for any other non-stream answer (400, 404...).
 func (c *Client) Run(ctx context.Context) error {
@@ -290,6 +302,18 @@ func refusal(data string) bool {
 		return false
 	}
 	return f.Code == transports.CodeTooManyConnections || f.Code == transports.CodeUnavailable
+}
+
+// idleTimeout is IdleTimeout with its default; 0 means none.
+func (c *Client) idleTimeout() time.Duration {
+	switch d := c.cfg.IdleTimeout; {
+	case d < 0:
+		return 0
+	case d == 0:
+		return DefaultClientIdleTimeout
+	default:
+		return d
+	}
 }
 
 func (c *Client) setState(s ClientState) {

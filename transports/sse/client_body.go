@@ -2,13 +2,15 @@ package sse
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 )
 
 // httpClient returns a copy of the configured HTTP client whose transport
 // counts response body bytes and heartbeat comment lines (go-sse's parser
-// drops comments, so they are counted on the way in).
+// drops comments, so they are counted on the way in) and cuts requests
+// that receive nothing for IdleTimeout.
 func (c *Client) httpClient() *http.Client {
 	var hc http.Client
 	if c.cfg.HTTPClient != nil {
@@ -27,19 +29,44 @@ type countingTransport struct {
 	c    *Client
 }
 
+// RoundTrip sends r and wraps the response body. With an IdleTimeout, r
+// goes out with a context of its own, cancelled (cause errIdle) once
+// nothing arrived for that long: while waiting for the response headers,
+// or between two reads of the body. go-sse sees a failed read (its own
+// request's context is not done) and reconnects after its backoff with
+// Last-Event-ID, as after any lost connection.
 func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	res, err := t.base.RoundTrip(r)
-	if err == nil && res.Body != nil {
-		res.Body = &countingBody{ReadCloser: res.Body, c: t.c, lineStart: true}
+	idle := t.c.idleTimeout()
+	if idle <= 0 {
+		res, err := t.base.RoundTrip(r)
+		if err == nil && res.Body != nil {
+			res.Body = &countingBody{ReadCloser: res.Body, c: t.c, lineStart: true}
+		}
+		return res, err
 	}
-	return res, err
+	ctx, cancel := context.WithCancelCause(r.Context())
+	watch := new(idleTimer)
+	watch.start(idle, func() { cancel(errIdle) })
+	res, err := t.base.RoundTrip(r.WithContext(ctx))
+	if err != nil || res.Body == nil {
+		watch.stop()
+		cancel(nil)
+		return res, err
+	}
+	watch.note()
+	res.Body = &countingBody{ReadCloser: res.Body, c: t.c, lineStart: true, watch: watch, cancel: cancel}
+	return res, nil
 }
 
-// countingBody counts bytes and lines that start with ':' (comments).
+// countingBody counts bytes and lines that start with ':' (comments), and
+// notes activity on the request's idle timer, if any.
 type countingBody struct {
 	io.ReadCloser
 	c         *Client
 	lineStart bool // the next byte starts a line
+
+	watch  *idleTimer              // nil without an IdleTimeout
+	cancel context.CancelCauseFunc // the request's context; with watch
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
@@ -47,8 +74,23 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	if n > 0 {
 		b.c.bytes.Add(uint64(n))
 		b.c.pings.Add(countComments(p[:n], &b.lineStart))
+		if b.watch != nil {
+			b.watch.note()
+		}
 	}
 	return n, err
+}
+
+// Close closes the body, then releases the request's context (after the
+// body, so that a response read to its end leaves its connection reusable).
+func (b *countingBody) Close() error {
+	if b.watch == nil {
+		return b.ReadCloser.Close()
+	}
+	b.watch.stop()
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
 }
 
 // countComments counts the lines of p that start with ':', carrying whether

@@ -63,6 +63,18 @@ type ClientConfig struct {
 	// Backoff is the reconnect schedule (exponential with jitter); the zero
 	// value uses transports.Backoff's defaults.
 	Backoff transports.Backoff
+	// IdleTimeout drops the connection when nothing at all arrived on it
+	// for that long — no event, no control frame, not even a heartbeat
+	// (protocol or app-level ping) — and reconnects after Backoff's delay,
+	// resuming as after any other drop; the new connection counts in
+	// Stats().Reconnects. It also bounds the opening handshake. Without it a
+	// dead server behind an open TCP connection is noticed only by TCP
+	// keepalive, after minutes. Our server sends heartbeats every
+	// Config.Heartbeat (15s by default): keep IdleTimeout a few heartbeats
+	// long. 0 means DefaultClientIdleTimeout (45s); a negative value
+	// disables it. The watch costs a timer per connection (and one per
+	// handshake) and no goroutine.
+	IdleTimeout time.Duration
 	// OnEvent receives every event in arrival order, including reset and
 	// snapshot events, and duplicates or out-of-order events should the
 	// server send any: the client filters nothing. It runs on Run's
@@ -170,7 +182,8 @@ func NewClient(cfg ClientConfig) *Client {
 // come back (close 1008, 1009, 4004, 4400, or a refused handshake: it
 // returns the error; websocket.CloseStatus reads the code). Every other end
 // — 1001 shutdown, 1012 drop, 1013 too many connections, 4000, 4008, network
-// errors — is followed by a reconnect after ClientConfig.Backoff's delay,
+// errors, a server silent for ClientConfig.IdleTimeout — is followed by a
+// reconnect after ClientConfig.Backoff's delay,
 // resuming from the last seq received on each topic. The backoff restarts
 // after a connection that received anything.
 func (c *Client) Run(ctx context.Context) error {
@@ -290,6 +303,18 @@ func (c *Client) Cursors() transports.Cursors {
 		out[t] = s
 	}
 	return out
+}
+
+// idleTimeout is IdleTimeout with its default; 0 means none.
+func (c *Client) idleTimeout() time.Duration {
+	switch d := c.cfg.IdleTimeout; {
+	case d < 0:
+		return 0
+	case d == 0:
+		return DefaultClientIdleTimeout
+	default:
+		return d
+	}
 }
 
 func (c *Client) setState(s ClientState) {

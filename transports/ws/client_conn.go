@@ -3,6 +3,7 @@ package ws
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/url"
 	"slices"
@@ -17,7 +18,22 @@ import (
 // session runs one connection: dial, re-subscribe, read until it ends.
 // heard reports whether anything arrived (which resets the backoff).
 func (c *Client) session(ctx context.Context) (heard bool, err error) {
-	conn, resp, err := websocket.Dial(ctx, c.connectURL(), &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
+	opts := &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient}
+	idle := c.idleTimeout()
+	var watch *idleTimer
+	dctx, dialDone := ctx, context.CancelFunc(func() {})
+	if idle > 0 {
+		// Protocol pings are answered inside coder/websocket's reader and
+		// never surface from conn.Reader: they count through this hook.
+		watch = new(idleTimer)
+		opts.OnPingReceived = func(context.Context, []byte) bool {
+			watch.note()
+			return true
+		}
+		dctx, dialDone = context.WithTimeout(ctx, idle) // bounds the handshake only
+	}
+	conn, resp, err := websocket.Dial(dctx, c.connectURL(), opts)
+	dialDone()
 	if err != nil {
 		if resp != nil && refused(resp.StatusCode) {
 			var body []byte
@@ -51,6 +67,16 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 		c.mu.Unlock()
 		_ = conn.CloseNow()
 	}()
+	if watch != nil {
+		// A silent server: close without a handshake (it would not answer
+		// one); the read below then fails and Run reconnects.
+		watch.start(idle, func() { _ = conn.CloseNow() })
+		defer func() {
+			if watch.stop() && err != nil {
+				err = fmt.Errorf("%w (%v): %w", errIdle, idle, err)
+			}
+		}()
+	}
 
 	// Publish the connection and take the topics to re-subscribe in one
 	// step: a concurrent Send(subscribe) either lands in this list or
@@ -79,9 +105,15 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 		if err != nil {
 			return heard, err
 		}
+		if watch != nil {
+			watch.note() // a frame header arrived: a large frame may take a while
+		}
 		c.buf, err = readAll(r, c.buf[:0])
 		if err != nil {
 			return heard, err
+		}
+		if watch != nil {
+			watch.note()
 		}
 		heard = true
 		c.bytes.Add(uint64(len(c.buf)))
