@@ -369,6 +369,13 @@ func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
 		for k, v := range w.Failures {
 			tr.Connections.Failures[k] += v
 		}
+		for k, v := range w.Disconnects {
+			if tr.Connections.Disconnects == nil {
+				tr.Connections.Disconnects = map[string]int{}
+			}
+			tr.Connections.Disconnects[k] += v
+		}
+		tr.Connections.Reconnects += w.Reconnects
 	}
 	if len(tr.Connections.Failures) == 0 {
 		tr.Connections.Failures = nil

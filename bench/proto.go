@@ -109,6 +109,8 @@ type WorkerResult struct {
 	Failed      int            `json:"failed"`
 	Peak        int            `json:"peak"`
 	Failures    map[string]int `json:"failures,omitempty"`
+	Disconnects map[string]int `json:"disconnects,omitempty"`
+	Reconnects  int            `json:"reconnects"`
 	ConnectHDR  string         `json:"connect_hdr"`
 	LatencyHDR  string         `json:"latency_hdr"`
 	ScheduleHDR string         `json:"schedule_hdr"`

@@ -96,6 +96,10 @@ type Connections struct {
 	Peak        int            `json:"peak"`
 	HeldS       float64        `json:"held_s,omitempty"`
 	Failures    map[string]int `json:"failures,omitempty"` // by cause
+	// Reconnects counts connections re-established after the server or the
+	// network ended one; Disconnects says why they ended, by cause.
+	Reconnects  int            `json:"reconnects"`
+	Disconnects map[string]int `json:"disconnects,omitempty"`
 }
 
 // Reconnect is what happened after the server dropped every connection.

@@ -49,7 +49,7 @@ func TestRunnerFanout(t *testing.T) {
 		if tr.LatencyMS.Count != int64(tr.Delivered) || tr.LatencyMS.P50 <= 0 || tr.LatencyMS.P99 < tr.LatencyMS.P50 || tr.LatencyMS.Max < tr.LatencyMS.P999 {
 			t.Errorf("%s: latency %+v for %d deliveries", name, tr.LatencyMS, tr.Delivered)
 		}
-		if c := tr.Connections; c.Attempted != 20 || c.Established != 20 || c.Failed != 0 || c.Peak != 20 {
+		if c := tr.Connections; c.Attempted != 20 || c.Established != 20 || c.Failed != 0 || c.Peak != 20 || c.Reconnects != 0 {
 			t.Errorf("%s: connections %+v", name, c)
 		}
 		if tr.ConnectMS.Count != 20 || len(tr.LatencyCDF) == 0 || tr.DeliveriesPerS <= 0 {
@@ -81,6 +81,9 @@ func TestRunnerReconnect(t *testing.T) {
 		rc := tr.Reconnect
 		if rc == nil || rc.Dropped != 20 || rc.Back != 20 || rc.NotBack != 0 {
 			t.Fatalf("%s: reconnect %+v", name, rc)
+		}
+		if tr.Connections.Reconnects != 20 || len(tr.Connections.Disconnects) == 0 {
+			t.Errorf("%s: %d reconnections, disconnects %v", name, tr.Connections.Reconnects, tr.Connections.Disconnects)
 		}
 		if rc.P50MS <= 0 || rc.P50MS > rc.P99MS || rc.P99MS > rc.MaxMS || rc.PeakPer100ms < 1 || len(rc.Timeline) == 0 {
 			t.Errorf("%s: reconnect %+v", name, rc)

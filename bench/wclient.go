@@ -144,6 +144,8 @@ func (c *wclient) up(now time.Time) {
 	if c.established.CompareAndSwap(false, true) {
 		c.w.established.Add(1)
 		c.settle()
+	} else {
+		c.w.reconnects.Add(1)
 	}
 	if m := c.w.markNS.Load(); m > 0 && now.UnixNano() >= m && c.backNS.CompareAndSwap(0, now.UnixNano()) {
 		c.w.back.Add(1)
@@ -155,13 +157,18 @@ func (c *wclient) down(err error) {
 		return
 	}
 	c.w.connected.Add(-1)
-	if c.w.spec.NoReconnect && c.ctx.Err() == nil {
-		cause := "closed by client"
-		if err != nil {
-			cause = causeOf(err)
-		}
-		c.fail("lost: "+cause, false)
+	if c.ctx.Err() != nil || c.w.finishing.Load() {
+		return // we closed it
 	}
+	cause := "closed"
+	if err != nil {
+		cause = causeOf(err)
+	}
+	if c.w.spec.NoReconnect {
+		c.fail("lost: "+cause, false)
+		return
+	}
+	c.w.addDisconnect(cause)
 }
 
 // trackBody wraps a stream's response body to see the connection end. A

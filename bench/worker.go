@@ -131,14 +131,15 @@ type worker struct {
 	connectMu   sync.Mutex
 	connectHist *hdr.Histogram
 
-	failMu   sync.Mutex
-	failures map[string]int
+	failMu      sync.Mutex
+	failures    map[string]int
+	disconnects map[string]int // connections the server or network ended (clients reconnect)
 
 	clientsMu sync.Mutex
 	clients   []*wclient
 
 	attempted, connected, established, failed, settled, back, ended atomic.Int64
-	peak                                                            atomic.Int64
+	peak, reconnects                                                atomic.Int64
 	markNS                                                          atomic.Int64
 	holding, finishing                                              atomic.Bool
 }
@@ -164,6 +165,7 @@ func newWorker(parent context.Context, spec WorkerSpec, out *lockedEncoder) (*wo
 	w := &worker{
 		spec: spec, out: out, run: run, rec: NewRecorder(0), ctx: ctx, cancel: cancel,
 		dialSem: make(chan struct{}, spec.MaxDialing), connectHist: NewHist(), failures: map[string]int{},
+		disconnects: map[string]int{},
 	}
 	ips := spec.SourceIPs
 	if len(ips) == 0 {
@@ -279,6 +281,12 @@ func (w *worker) addFailure(cause string) {
 	w.failMu.Unlock()
 }
 
+func (w *worker) addDisconnect(cause string) {
+	w.failMu.Lock()
+	w.disconnects[cause]++
+	w.failMu.Unlock()
+}
+
 func (w *worker) recordConnect(d time.Duration) {
 	us := clampMicros(int64(d / time.Microsecond))
 	w.connectMu.Lock()
@@ -313,7 +321,14 @@ func (w *worker) finish(ctx context.Context, windows []Window, drain time.Durati
 	for k, v := range w.failures {
 		res.Failures[k] = v
 	}
+	if len(w.disconnects) > 0 {
+		res.Disconnects = map[string]int{}
+		for k, v := range w.disconnects {
+			res.Disconnects[k] = v
+		}
+	}
 	w.failMu.Unlock()
+	res.Reconnects = int(w.reconnects.Load())
 	failed := 0
 	for _, c := range w.snapshot() {
 		if len(windows) > 0 {

@@ -66,6 +66,7 @@ var rows = []row{
 		return num(c.Attempted) + " / " + num(c.Established) + " / " + num(c.Failed)
 	}, always},
 	{"connections peak", func(t *bench.TransportResult) string { return num(t.Connections.Peak) }, always},
+	{"reconnections (server or network ended a connection)", func(t *bench.TransportResult) string { return num(t.Connections.Reconnects) }, always},
 	{"held (s)", func(t *bench.TransportResult) string { return fmt.Sprintf("%.1f", t.Connections.HeldS) },
 		func(t *bench.TransportResult) bool { return t.Connections.HeldS > 0 }},
 	{"connect p50 / p99 / max (ms)", func(t *bench.TransportResult) string {
@@ -158,15 +159,20 @@ func writeSweep(w io.Writer, r *bench.Result, ts []string) {
 func failures(r *bench.Result, ts []string) string {
 	var b strings.Builder
 	for _, t := range ts {
-		f := r.Transports[t].Connections.Failures
-		if len(f) == 0 {
-			continue
+		c := r.Transports[t].Connections
+		for _, part := range []struct {
+			label string
+			m     map[string]int
+		}{{"Failures", c.Failures}, {"Disconnects", c.Disconnects}} {
+			if len(part.m) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "%s (%s):", part.label, t)
+			for _, k := range sortedKeys(part.m) {
+				fmt.Fprintf(&b, " %s × %s;", k, num(part.m[k]))
+			}
+			b.WriteString("\n\n")
 		}
-		fmt.Fprintf(&b, "Failures (%s):", t)
-		for _, k := range sortedKeys(f) {
-			fmt.Fprintf(&b, " %s × %s;", k, num(f[k]))
-		}
-		b.WriteString("\n\n")
 	}
 	return b.String()
 }
