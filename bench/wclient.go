@@ -165,7 +165,11 @@ func (c *wclient) down(err error) {
 		cause = causeOf(err)
 	}
 	if c.w.spec.NoReconnect {
-		c.fail("lost: "+cause, false)
+		when := "lost during ramp: "
+		if c.w.holding.Load() {
+			when = "lost during hold: "
+		}
+		c.fail(when+cause, false)
 		return
 	}
 	c.w.addDisconnect(cause)
