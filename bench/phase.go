@@ -220,12 +220,11 @@ func (p *phase) tick(ctx context.Context) {
 		p.sysPrev, p.sysPrevAt, p.sysLast, p.sysLastAt = busy, now, busy, now
 	}
 	if len(p.latest) == len(p.handles) { // every worker has reported its CPU
+		// Worker processes start with none, so the first delta from the
+		// phase's start (this process only) is right too.
 		lg := p.loadgenCPULocked()
-		if dt := now.Sub(p.lgPrevAt).Seconds(); dt > 0 && p.lgPrevAt != p.start {
+		if dt := now.Sub(p.lgPrevAt).Seconds(); dt > 0 {
 			s.LoadgenCPUPct = round3((lg - p.lgPrev) / dt * 100)
-		}
-		if p.lgPrevAt == p.start {
-			p.lgFirst, p.lgStart = lg, now
 		}
 		p.lgPrev, p.lgPrevAt = lg, now
 		p.lgLast, p.lgEnd = lg, now
