@@ -144,3 +144,11 @@ func TestFullConfigMeetsFloors(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutServerBin(t *testing.T) {
+	t.Parallel()
+	got := withoutServerBin([]string{"--out", "results", "--server-bin", "/tmp/demo", "--server-bin=/x", "--procs", "3"})
+	if want := []string{"--out", "results", "--procs", "3"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -102,8 +102,8 @@ func runSuite(ctx context.Context, kind string, args []string, stdout, stderr io
 		if kind == "full" {
 			cmdline += " full"
 		}
-		if len(args) > 0 {
-			cmdline += " " + strings.Join(args, " ")
+		if shown := withoutServerBin(args); len(shown) > 0 {
+			cmdline += " " + strings.Join(shown, " ")
 		}
 		idx, err := report.WriteIndex(dir, paths, cmdline, time.Since(start))
 		if err != nil {
@@ -113,4 +113,20 @@ func runSuite(ctx context.Context, kind string, args []string, stdout, stderr io
 		fmt.Fprintf(stdout, "wrote %s (all scenarios, %s)\n", idx, time.Since(start).Round(time.Second))
 	}
 	return code
+}
+
+// withoutServerBin drops --server-bin (a local path that does not change
+// what is measured) from the command shown in the index.
+func withoutServerBin(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--server-bin" || a == "-server-bin":
+			i++
+		case strings.HasPrefix(a, "--server-bin=") || strings.HasPrefix(a, "-server-bin="):
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }
