@@ -141,17 +141,17 @@ func writeTable(w io.Writer, r *bench.Result, ts []string) {
 }
 
 func writeSweep(w io.Writer, r *bench.Result, ts []string) {
-	fmt.Fprintf(w, "| subscribers | transport | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | lost | duplicates | deliveries/s | server CPU |\n")
-	fmt.Fprintf(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| subscribers | transport | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | lost | duplicates | deliveries/s | server CPU | loadgen CPU |\n")
+	fmt.Fprintf(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Sweep {
 		for _, t := range ts {
 			tr := s.Transports[t]
 			if tr == nil {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f%% |\n", num(s.Subscribers), t,
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f%% | %.0f%% |\n", num(s.Subscribers), t,
 				ms(tr.LatencyMS.P50), ms(tr.LatencyMS.P99), ms(tr.LatencyMS.P999), ms(tr.LatencyMS.Max),
-				num(tr.Lost), num(tr.Duplicates), tr.DeliveriesPerS, tr.ServerCPUPercent)
+				num(tr.Lost), num(tr.Duplicates), tr.DeliveriesPerS, tr.ServerCPUPercent, tr.LoadgenCPUPercent)
 		}
 	}
 }
