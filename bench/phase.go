@@ -61,6 +61,7 @@ func (r *Runner) startPhase(ctx context.Context, label string, targets []*target
 	p.lastTick = p.start
 	if s, ok := p.sampleServer(ctx); ok {
 		p.cpuFirst, p.lastProc = s, s
+		p.series = append(p.series, Sample{ServerRSSBytes: s.RSS}) // the baseline, at t=0
 	}
 	p.lgFirst, p.lgStart = p.loadgenCPULocked(), p.start
 	p.lgPrev, p.lgPrevAt = p.lgFirst, p.start

@@ -46,6 +46,7 @@ type chart struct {
 	logY                  bool
 	legendTopRight        bool    // default: bottom right
 	xMax                  float64 // room on the right (0: fit the data)
+	yFromZero             bool
 }
 
 // save renders the chart as SVG (fonts not embedded: the viewer's sans
@@ -64,6 +65,9 @@ func (c chart) save(path string) error {
 	}
 	if c.xMax > 0 {
 		p.X.Max = c.xMax
+	}
+	if c.yFromZero {
+		p.Y.Min = 0
 	}
 	if c.logY {
 		p.Y.Scale = plot.LogScale{}
@@ -223,7 +227,7 @@ func latencyVsSubscribers(results []*bench.Result) chart {
 }
 
 func overTime(r *bench.Result, title, yLabel string, y func(bench.Sample) (float64, bool)) chart {
-	c := chart{title: r.Scenario + ": " + title, xLabel: "time since the clients started (s)", yLabel: yLabel}
+	c := chart{title: r.Scenario + ": " + title, xLabel: "time since the clients started (s)", yLabel: yLabel, yFromZero: true}
 	for _, t := range transportsOf(r) {
 		var xys plotter.XYs
 		for _, s := range r.Transports[t].Series {
