@@ -310,7 +310,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   loadgen                          default comparison: every scenario at modest sizes on ws and sse, results in results/
   loadgen fanout|connect|reconnect|tasks [flags]
-  loadgen full [--out DIR]         the committed comparison (floors of issue 3; takes about 15 minutes)
+  loadgen full [--out DIR]         the committed comparison (floors of issue 3; about 20 minutes)
   loadgen report FILE.json...      Markdown + SVG charts next to each file
 
 Flags:
