@@ -270,10 +270,9 @@ func (c *Client) handle(ev gosse.Event) {
 	if ev.Data == "" {
 		return // a frame with only retry: or id: (go-sse still dispatches it)
 	}
-	var we transports.WireEvent
-	// The view is read-only and json copies what it keeps (Data is copied
-	// by json.RawMessage).
-	if err := json.Unmarshal(unsafe.Slice(unsafe.StringData(ev.Data), len(ev.Data)), &we); err == nil && we.Type == transports.TypeEvent {
+	// The view is read-only and DecodeWire copies what it keeps.
+	we, err := transports.DecodeWire(unsafe.Slice(unsafe.StringData(ev.Data), len(ev.Data)))
+	if err == nil {
 		c.events.Add(1)
 		if we.Event == transports.KindReset {
 			c.resets.Add(1)

@@ -3,6 +3,7 @@ package ws
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -135,8 +136,8 @@ func refused(status int) bool {
 
 // dispatch handles one text frame.
 func (c *Client) dispatch(conn *websocket.Conn, b []byte) error {
-	var w transports.WireEvent
-	if err := json.Unmarshal(b, &w); err != nil {
+	w, err := transports.DecodeWire(b)
+	if err != nil && !errors.Is(err, transports.ErrNotEvent) {
 		c.control(b)
 		return nil
 	}
