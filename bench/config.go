@@ -39,7 +39,7 @@ type Config struct {
 	Topics      int      `json:"topics,omitempty"`      // subscribers are spread over this many topics
 	Rate        float64  `json:"rate,omitempty"`        // events/s published on each topic
 	Size        int      `json:"size,omitempty"`        // bytes of each event's data
-	Duration    Duration `json:"duration,omitempty"`    // publishing time
+	Duration    Duration `json:"duration,omitempty"`    // publishing schedule: round(Rate × Duration) events per topic, all sent however slow the server
 	Drain       Duration `json:"drain,omitempty"`       // longest wait for deliveries after the last publish
 
 	Connections int      `json:"connections,omitempty"` // connect: per transport

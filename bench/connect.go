@@ -50,22 +50,39 @@ func (r *Runner) connectOne(ctx context.Context, ts []*target, transport string)
 	holdStart := time.Now()
 	sleepCtx(ctx, c.Hold.D())
 	held := time.Since(holdStart)
+	// The per-connection figures come from a sample taken now, every
+	// connection still open. (The phase's highest-RSS sample may fall in
+	// the teardown after finish, when the server's RSS still grows while
+	// it closes the connections and their goroutines are already gone.)
+	atHold, haveHold := ph.sampleServer(context.WithoutCancel(ctx))
+	open := ph.totals().Connected
 	results, ferr := ph.finish(nil, 0)
 	tr, merr := ph.merge(results)
 	tr.Connections.HeldS = round3(held.Seconds())
 	tr.DurationS = round3(time.Since(rampStart).Seconds())
 	tr.Server = serverInfo(ts)
-	if n := float64(tr.Connections.Peak); n > 0 && tr.ServerRSSBytes > 0 && tr.ServerRSSBeforeBytes > 0 {
-		tr.ServerBytesPerConn = round3(float64(tr.ServerRSSBytes-tr.ServerRSSBeforeBytes) / n)
-		ph.mu.Lock()
-		before, peak := ph.cpuFirst, ph.atMaxRSS
-		ph.mu.Unlock()
-		if before.HeapBytes > 0 && peak.HeapBytes > 0 {
-			tr.ServerHeapBytesPerConn = round3(float64(peak.HeapBytes-before.HeapBytes) / n)
-		}
-		if before.Goroutines > 0 && peak.Goroutines > 0 {
-			tr.ServerGoroutinesPerConn = round3(float64(peak.Goroutines-before.Goroutines) / n)
-		}
-	}
+	ph.mu.Lock()
+	before := ph.cpuFirst
+	ph.mu.Unlock()
+	perConn(tr, before, atHold, haveHold, open)
 	return tr, cmpErr(ferr, merr)
+}
+
+// perConn sets the server's memory and goroutines per connection from a
+// sample taken before the clients connected and one taken with open
+// connections held.
+func perConn(tr *TransportResult, before, held procSample, ok bool, open int) {
+	if !ok || open <= 0 {
+		return
+	}
+	n := float64(open)
+	if before.RSS > 0 && held.RSS > 0 {
+		tr.ServerBytesPerConn = round3(float64(held.RSS-before.RSS) / n)
+	}
+	if before.HeapBytes > 0 && held.HeapBytes > 0 {
+		tr.ServerHeapBytesPerConn = round3(float64(held.HeapBytes-before.HeapBytes) / n)
+	}
+	if before.Goroutines > 0 && held.Goroutines > 0 {
+		tr.ServerGoroutinesPerConn = round3(float64(held.Goroutines-before.Goroutines) / n)
+	}
 }

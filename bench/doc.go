@@ -7,8 +7,12 @@
 // Every client owns a Sub: one SeqTracker per topic and server epoch, which
 // keeps only the lowest and highest seq received and the gaps between, so
 // loss, duplicates and reordering are exact at any length. The open-loop
-// publisher records the seq range each server assigned (a Window); at the
-// end every subscriber is expected to hold every seq of its windows once.
+// publisher sends round(rate × duration) events per topic, each at its due
+// time in a request of its own (many in flight when the server is slow, so
+// the workload does not shrink with the server's speed), and records the
+// seq range each server assigned (a Window: the lowest and highest seq
+// answered; a failed request assigns none); at the end every subscriber is
+// expected to hold every seq of its windows once.
 // Delivery latency (receive time − the event's ts) and latency from the
 // publisher's schedule (free of coordinated omission) go into HDR
 // histograms in microseconds, sharded to keep thousands of receivers off

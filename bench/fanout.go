@@ -127,7 +127,7 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	defer ph.close()
 	pub := newPublisher(targetURLs(ts), topics, c.Rate, c.Size)
 	ph.mu.Lock()
-	ph.status = func() string { s := pub.stats(); return fmt.Sprintf("published %d (errors %d)", s.Published, s.Errors) }
+	ph.status = func() string { return pub.stats().status() }
 	ph.mu.Unlock()
 	start := time.Now()
 	if ctx.Err() == nil {
@@ -140,6 +140,7 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	results, ferr := ph.finish(pub.Windows(), drain)
 	tr, merr := ph.merge(results)
 	tr.Publisher = pub.stats()
+	tr.Publisher.report(r.logw(), label)
 	tr.Server = serverInfo(ts)
 	end := lastDelivery(results, start)
 	tr.DurationS = round3(end.Sub(start).Seconds())

@@ -38,7 +38,6 @@ type phase struct {
 	lastTick time.Time
 	lastProc procSample
 	maxRSS   int64
-	atMaxRSS procSample // the sample with the highest RSS
 	cpuFirst procSample
 	cpuLast  procSample
 	// The load generator's own CPU: every worker process and this one.
@@ -210,7 +209,7 @@ func (p *phase) tick(ctx context.Context) {
 		s.ServerCPUPct = cpuPercent(p.lastProc, srv)
 		p.lastProc, p.cpuLast = srv, srv
 		if srv.RSS > p.maxRSS {
-			p.maxRSS, p.atMaxRSS = srv.RSS, srv
+			p.maxRSS = srv.RSS
 		}
 	}
 	p.peak = max(p.peak, t.Connected)

@@ -134,6 +134,9 @@ type Final struct {
 	Kind   string `json:"kind"`
 	Seq    uint64 `json:"seq"`
 	Data   string `json:"data"` // sha256 of the data, hex, first 16 chars
+	// Status is data.status of a snapshot (the task's state when the
+	// client connected); empty for other kinds.
+	Status string `json:"status,omitempty"`
 	AtNS   int64  `json:"at_ns"`
 	Ended  bool   `json:"ended"`
 }

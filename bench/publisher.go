@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"sync"
@@ -18,17 +19,25 @@ import (
 // EventKind is the kind of the events the publisher sends.
 const EventKind = "tick"
 
+// maxInFlight bounds the publish requests in flight per target and topic.
+// A due publish that finds the bound reached waits for a free slot (and
+// its lag shows in max_lag_ms); it is never dropped.
+const maxInFlight = 256
+
 // publisher is an open-loop publisher: for every target and topic it
-// POSTs /api/topics/:topic/events at a fixed rate on a fixed schedule
-// (a late request does not push the schedule back), and records the seq
+// POSTs /api/topics/:topic/events at a fixed rate on a fixed schedule. Each
+// scheduled publish starts at its due time in a goroutine of its own, so a
+// slow answer delays neither the schedule nor the next request (up to
+// maxInFlight requests at once per target and topic). It records the seq
 // range each target assigned, per epoch.
 type publisher struct {
-	client  *http.Client
-	targets []string
-	topics  []string
-	rate    float64 // per topic
-	size    int
-	epoch   atomic.Int64
+	client   *http.Client
+	targets  []string
+	topics   []string
+	rate     float64 // per topic
+	size     int
+	inFlight int // bound per target and topic
+	epoch    atomic.Int64
 
 	// gate: a publish holds it shared; pauseFor holds it exclusively to
 	// switch servers (restart) with no request in flight.
@@ -38,9 +47,13 @@ type publisher struct {
 
 	mu        sync.Mutex
 	windows   map[windowKey]*Window
-	req       *hdr.Histogram // request latency, corrected for coordinated omission
+	req       *hdr.Histogram // due time → answer, µs
+	scheduled int            // fixed count per run (0: until cancelled)
 	published int
 	errors    int
+	waited    int // publishes that found maxInFlight requests in flight
+	current   int // requests in flight now, all topics
+	peak      int // most requests in flight at once, all topics
 	maxLag    time.Duration
 	lastErr   string
 }
@@ -52,53 +65,90 @@ type windowKey struct {
 }
 
 func newPublisher(targets, topics []string, rate float64, size int) *publisher {
-	tr := &http.Transport{MaxIdleConnsPerHost: len(topics) + 4, DisableCompression: true}
+	// Enough idle connections to reuse one per request in flight.
+	conns := min(maxInFlight*len(topics), 1024)
+	tr := &http.Transport{MaxIdleConns: conns * len(targets), MaxIdleConnsPerHost: conns, DisableCompression: true}
 	return &publisher{
 		client:  &http.Client{Transport: tr, Timeout: 10 * time.Second},
-		targets: targets, topics: topics, rate: rate, size: size,
+		targets: targets, topics: topics, rate: rate, size: size, inFlight: maxInFlight,
 		windows: map[windowKey]*Window{}, req: NewHist(),
 	}
 }
 
-// run publishes until ctx ends or d passes (d <= 0: until ctx ends).
+// eventsFor is the fixed number of events per topic (and target) of a run
+// of duration d.
+func eventsFor(rate float64, d time.Duration) int {
+	return int(math.Round(rate * d.Seconds()))
+}
+
+// run publishes round(rate × d) events to every topic of every target
+// (d <= 0: until ctx ends), each at its due time, however slow the server
+// answers. It returns when every scheduled event was sent and answered, or
+// when ctx ends: then no further event starts, and it waits for the
+// requests in flight (they are not cut, see publishOne; the client's
+// timeout bounds them).
 func (p *publisher) run(ctx context.Context, d time.Duration) {
+	n := -1
 	if d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+		n = eventsFor(p.rate, d)
+		p.mu.Lock()
+		p.scheduled = n * len(p.targets) * len(p.topics)
+		p.mu.Unlock()
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for ti, target := range p.targets {
 		for _, topic := range p.topics {
-			wg.Go(func() { p.loop(ctx, start, ti, target, topic) })
+			wg.Go(func() { p.loop(ctx, start, n, ti, target, topic) })
 		}
 	}
 	wg.Wait()
 	p.client.CloseIdleConnections()
 }
 
-func (p *publisher) loop(ctx context.Context, start time.Time, ti int, target, topic string) {
+// loop fires the n publishes of one target and topic (n < 0: until ctx
+// ends) and waits for their answers.
+func (p *publisher) loop(ctx context.Context, start time.Time, n, ti int, target, topic string) {
 	interval := time.Duration(float64(time.Second) / p.rate)
 	endpoint := target + "/api/topics/" + url.PathEscape(topic) + "/events"
-	for k := 0; ; k++ {
+	slots := make(chan struct{}, p.inFlight)
+	var wg sync.WaitGroup // the requests in flight; owner: this loop
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop() // reset for each wait
+	defer timer.Stop()
+	for k := 0; n < 0 || k < n; k++ {
 		due := start.Add(time.Duration(k) * interval)
 		if d := time.Until(due); d > 0 {
-			t := time.NewTimer(d)
+			timer.Reset(d)
 			select {
-			case <-t.C:
+			case <-timer.C:
 			case <-ctx.Done():
-				t.Stop()
 				return
 			}
 		} else if ctx.Err() != nil {
 			return
 		}
-		p.publishOne(ctx, ti, endpoint, topic, due, interval)
+		select {
+		case slots <- struct{}{}:
+		default: // maxInFlight requests in flight: wait (the lag records it)
+			p.mu.Lock()
+			p.waited++
+			p.mu.Unlock()
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			p.publishOne(ctx, ti, endpoint, topic, due)
+		})
 	}
 }
 
-func (p *publisher) publishOne(ctx context.Context, ti int, endpoint, topic string, due time.Time, interval time.Duration) {
+func (p *publisher) publishOne(ctx context.Context, ti int, endpoint, topic string, due time.Time) {
 	p.gate.RLock()
 	defer p.gate.RUnlock()
 	if p.down {
@@ -113,22 +163,29 @@ func (p *publisher) publishOne(ctx context.Context, ti int, endpoint, topic stri
 		Data  json.RawMessage `json:"data"`
 	}{EventKind, Payload(epoch, due, p.size)})
 	sent := time.Now()
+	p.mu.Lock()
+	p.maxLag = max(p.maxLag, sent.Sub(due))
+	p.current++
+	p.peak = max(p.peak, p.current)
+	p.mu.Unlock()
 	// The request is not cut when the run ends: an event the server
 	// published must be in the window, or its deliveries would go uncounted.
 	seq, err := p.post(context.WithoutCancel(ctx), endpoint, body)
-	took := time.Since(sent)
+	took := time.Since(due)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if lag := sent.Sub(due); lag > p.maxLag {
-		p.maxLag = lag
-	}
+	p.current--
 	if err != nil {
+		// No seq assigned that we know of. If the server did publish it
+		// (an answer lost), it lies inside the window when later events
+		// succeeded (and is expected, rightly), or past its end (and is
+		// not counted at all): the accounting stays exact either way.
 		p.errors++
 		p.lastErr = err.Error()
 		return
 	}
 	p.published++
-	_ = p.req.RecordCorrectedValue(clampMicros(int64(took/time.Microsecond)), int64(interval/time.Microsecond))
+	_ = p.req.RecordValue(clampMicros(int64(took / time.Microsecond)))
 	k := windowKey{ti, topic, epoch}
 	w := p.windows[k]
 	if w == nil {
@@ -151,7 +208,7 @@ func (p *publisher) post(ctx context.Context, endpoint string, body []byte) (uin
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusCreated {
-		return 0, fmt.Errorf("publish: %s: %s", resp.Status, b)
+		return 0, fmt.Errorf("publish: %s: %s", resp.Status, bytes.TrimSpace(b))
 	}
 	var r struct {
 		Seq uint64 `json:"seq"`
@@ -192,6 +249,27 @@ func (p *publisher) Windows() []Window {
 func (p *publisher) stats() *Publisher {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return &Publisher{Published: p.published, Errors: p.errors, Skipped: p.paused, RequestMS: PercentilesOf(p.req),
-		MaxLagMS: round3(float64(p.maxLag) / float64(time.Millisecond))}
+	return &Publisher{Scheduled: p.scheduled, Published: p.published, Errors: p.errors, LastError: p.lastErr,
+		Skipped: p.paused, InFlight: p.current, PeakInFlight: p.peak, WaitedForSlot: p.waited,
+		RequestMS: PercentilesOf(p.req), MaxLagMS: round3(float64(p.maxLag) / float64(time.Millisecond))}
+}
+
+// status is the publisher's part of the live progress line.
+func (s *Publisher) status() string {
+	out := fmt.Sprintf("published %d", s.Published)
+	if s.Scheduled > 0 {
+		out += fmt.Sprintf("/%d", s.Scheduled)
+	}
+	out += fmt.Sprintf(" (in flight %d, errors %d)", s.InFlight, s.Errors)
+	return out
+}
+
+// report tells w about failed publishes, if any.
+func (s *Publisher) report(w io.Writer, label string) {
+	if s.Errors > 0 {
+		fmt.Fprintf(w, "[%s] publisher: %d of %d requests failed; last: %s\n", label, s.Errors, s.Published+s.Errors, s.LastError)
+	}
+	if s.Scheduled > 0 && s.Published+s.Errors+s.Skipped < s.Scheduled {
+		fmt.Fprintf(w, "[%s] publisher: stopped after %d of %d scheduled events\n", label, s.Published+s.Errors+s.Skipped, s.Scheduled)
+	}
 }

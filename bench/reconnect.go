@@ -44,8 +44,7 @@ func (r *Runner) reconnectOne(ctx context.Context, res *Result, ts []*target, tr
 	pub := newPublisher(targetURLs(ts), topics, c.Rate, c.Size)
 	ph.mu.Lock()
 	ph.status = func() string {
-		s := pub.stats()
-		return fmt.Sprintf("back %d  published %d (errors %d)", ph.totalsLocked().Back, s.Published, s.Errors)
+		return fmt.Sprintf("back %d  %s", ph.totalsLocked().Back, pub.stats().status())
 	}
 	ph.mu.Unlock()
 	pubCtx, stopPub := context.WithCancel(ctx)
@@ -90,6 +89,7 @@ func (r *Runner) reconnectOne(ctx context.Context, res *Result, ts []*target, tr
 	results, ferr := ph.finish(pub.Windows(), drain)
 	tr, merr := ph.merge(results)
 	tr.Publisher = pub.stats()
+	tr.Publisher.report(r.logw(), label)
 	tr.Server = serverInfo(ts)
 	end := lastDelivery(results, start)
 	tr.DurationS = round3(end.Sub(start).Seconds())

@@ -59,10 +59,11 @@ type TransportResult struct {
 	// from /proc, a target from its /metrics).
 	ServerRSSBytes       int64   `json:"server_rss_bytes,omitempty"`        // at peak
 	ServerRSSBeforeBytes int64   `json:"server_rss_before_bytes,omitempty"` // before the clients connected
-	ServerBytesPerConn   float64 `json:"server_bytes_per_conn,omitempty"`   // (at peak − before) / connections held
+	ServerBytesPerConn   float64 `json:"server_bytes_per_conn,omitempty"`   // connect: (at the end of the hold − before) / connections open then
 	ServerCPUPercent     float64 `json:"server_cpu_pct,omitempty"`          // mean over the measurement, 100 = one core
 	// Where a connection's memory goes (connect, when /metrics says): Go
-	// heap in use and goroutines, per connection, at the RSS peak.
+	// heap in use and goroutines, per connection, at the end of the hold
+	// (every connection open) against the baseline before the clients.
 	ServerHeapBytesPerConn  float64 `json:"server_heap_bytes_per_conn,omitempty"`
 	ServerGoroutinesPerConn float64 `json:"server_goroutines_per_conn,omitempty"`
 	ServerGoroutines        int     `json:"server_goroutines,omitempty"` // at the end, when /metrics says
@@ -141,15 +142,30 @@ type TasksResult struct {
 	Mismatches int         `json:"mismatches"`
 }
 
-// Publisher describes the open-loop publisher.
+// Publisher describes the open-loop publisher. Each scheduled publish
+// starts at its due time in its own goroutine (at most 256 requests in
+// flight per target and topic), so a slow server delays answers, not the
+// schedule; a fanout run publishes exactly Scheduled events.
 type Publisher struct {
-	Published int `json:"published"`
-	Errors    int `json:"errors"`
-	Skipped   int `json:"skipped,omitempty"` // ticks skipped while the server restarted
-	// RequestMS is the publish request latency, corrected for coordinated
-	// omission (RecordCorrectedValue at the expected interval).
+	// Scheduled is round(rate × duration) × topics × targets for a run of
+	// fixed length (fanout); 0 when publishing until stopped (reconnect).
+	Scheduled int    `json:"scheduled,omitempty"`
+	Published int    `json:"published"` // answered with a seq
+	Errors    int    `json:"errors"`    // failed requests (no seq assigned)
+	LastError string `json:"last_error,omitempty"`
+	Skipped   int    `json:"skipped,omitempty"` // ticks skipped while the server restarted
+	// InFlight is the requests still unanswered when sampled (0 at the
+	// end); PeakInFlight the most at once, over all topics; WaitedForSlot
+	// counts publishes that found 256 in flight on their topic and waited.
+	InFlight      int `json:"in_flight,omitempty"`
+	PeakInFlight  int `json:"peak_in_flight,omitempty"`
+	WaitedForSlot int `json:"waited_for_slot,omitempty"`
+	// RequestMS is the publish request latency measured from the publish's
+	// scheduled time to the server's answer. The publisher is open-loop,
+	// so this is free of coordinated omission (a wait for a free slot is
+	// included).
 	RequestMS Percentiles `json:"request_ms"`
-	MaxLagMS  float64     `json:"max_lag_ms"` // furthest behind schedule
+	MaxLagMS  float64     `json:"max_lag_ms"` // furthest a request started behind its schedule
 }
 
 // Sample is one point of the time series (one a second).

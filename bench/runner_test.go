@@ -46,6 +46,10 @@ func TestRunnerFanout(t *testing.T) {
 		if tr.Publisher == nil || tr.Expected != uint64(tr.Publisher.Published/2*20) && tr.Expected != uint64(tr.Publisher.Published*10) {
 			t.Errorf("%s: expected %d deliveries for %+v published on 2 topics to 20 subscribers", name, tr.Expected, tr.Publisher)
 		}
+		// 20 events/s for 1.5 s on each of 2 topics, every one published.
+		if p := tr.Publisher; p == nil || p.Scheduled != 60 || p.Published != 60 || p.Errors != 0 {
+			t.Errorf("%s: publisher %+v, want 60 of 60 published", name, p)
+		}
 		if tr.LatencyMS.Count != int64(tr.Delivered) || tr.LatencyMS.P50 <= 0 || tr.LatencyMS.P99 < tr.LatencyMS.P50 || tr.LatencyMS.Max < tr.LatencyMS.P999 {
 			t.Errorf("%s: latency %+v for %d deliveries", name, tr.LatencyMS, tr.Delivered)
 		}

@@ -178,24 +178,28 @@ func judgeTasks(results []*WorkerResult, created []createdTask, status []string,
 	e2e := NewHist()
 	for i, finals := range byTask {
 		var ref *Final
+		var refKind string
 		for j := range finals {
 			f := &finals[j]
-			if !transports.IsTerminal(f.Kind) {
+			// A snapshot of a finished task is its terminal state, with the
+			// terminal event's seq and data: compared as that kind.
+			kind := f.Terminal()
+			if kind == "" { // no terminal state, whether the stream ended or not
 				tr.Unfinished++
 				continue
 			}
-			if f.Kind == transports.KindCompleted {
+			if kind == transports.KindCompleted {
 				tr.Completed++
 			} else {
 				tr.Failed++
 			}
 			_ = e2e.RecordValue(clampMicros((f.AtNS - created[i].posted.UnixNano()) / 1000))
-			if status[i] != "" && status[i] != f.Kind {
+			if i < len(status) && status[i] != "" && status[i] != kind {
 				tr.Mismatches++
 			}
 			if ref == nil {
-				ref = f
-			} else if f.Kind != ref.Kind || f.Seq != ref.Seq || f.Data != ref.Data {
+				ref, refKind = f, kind
+			} else if kind != refKind || f.Seq != ref.Seq || f.Data != ref.Data {
 				tr.Mismatches++
 			}
 		}
@@ -203,4 +207,19 @@ func judgeTasks(results []*WorkerResult, created []createdTask, status []string,
 	tr.Consistent = tr.Mismatches == 0 && tr.Unfinished == 0
 	tr.EndToEndMS = PercentilesOf(e2e)
 	return tr
+}
+
+// Terminal is the terminal state the client ended with, or "" if none:
+// its last event's kind when that is completed or failed, or the status of
+// a snapshot of a finished task. A watcher that connects after the task
+// ended gets exactly that snapshot (the terminal event's seq and data)
+// and then the end of the stream.
+func (f Final) Terminal() string {
+	switch {
+	case transports.IsTerminal(f.Kind):
+		return f.Kind
+	case f.Kind == transports.KindSnapshot && transports.IsTerminal(f.Status):
+		return f.Status
+	}
+	return ""
 }

@@ -264,3 +264,14 @@ func dataDigest(d []byte) string {
 	sum := sha256.Sum256(d)
 	return hex.EncodeToString(sum[:8])
 }
+
+// dataStatus is data.status of an event ("" if it has none).
+func dataStatus(d []byte) string {
+	var v struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(d, &v) != nil {
+		return ""
+	}
+	return v.Status
+}

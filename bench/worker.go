@@ -16,6 +16,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/twinstream/twinstream/transports"
 )
 
 // RunWorker runs the worker side of the protocol (see proto.go): it reads
@@ -351,6 +353,9 @@ func (w *worker) finish(ctx context.Context, windows []Window, drain time.Durati
 			if !at.IsZero() {
 				f.AtNS = at.UnixNano()
 				f.Data = dataDigest(e.Data)
+			}
+			if e.Event == transports.KindSnapshot {
+				f.Status = dataStatus(e.Data)
 			}
 			res.Finals = append(res.Finals, f)
 		}

@@ -152,9 +152,10 @@ func Markdown(w io.Writer, r *bench.Result, charts []string) {
 
 const definitions = `- **latency**: receive time − the event's ts (the server's publish time), every delivery, HDR histogram in µs (3 significant digits).
 - **latency from schedule**: receive time − the time the open-loop publisher was scheduled to publish. It includes the publish request and any server stall that also delays the ts, so it is free of coordinated omission.
+- **publisher**: open loop: round(rate × duration) events per topic (scheduled), each sent at its due time in its own request, up to 256 in flight per topic, so a slow server delays the answers, not the schedule; request latency is measured from the scheduled time to the answer, max lag is the furthest a request started behind schedule (it waits only when 256 are in flight).
 - **expected / delivered / lost**: every subscriber should receive every seq the publisher got back from the server, once; delivered counts distinct seqs, lost = expected − delivered; **duplicates** and **out of order** are counted over everything received.
 - **connections**: attempted = clients started; established = connected at least once; failed = never connected, or (connect scenario) lost at any time; peak = most connected at once, sampled each second.
-- **server bytes per connection** (connect): (server RSS at peak − RSS before the clients) / peak connections, RSS from /proc/<pid>/statm (spawned) or /metrics.
+- **server bytes per connection** (connect): (server RSS at the end of the hold, every connection still open − RSS before the clients) / connections open then, RSS from /proc/<pid>/statm (spawned) or /metrics; heap bytes and goroutines per connection likewise, from /metrics.
 - **reconnect**: time from the drop request to each client's next established connection; peak per 100 ms is the tallest 100 ms bucket of reconnections (a thundering herd shows as one tall bucket).
 `
 

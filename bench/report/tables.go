@@ -110,11 +110,15 @@ var rows = []row{
 	{"tasks: same final state everywhere", func(t *bench.TransportResult) string {
 		return fmt.Sprintf("%v (%d mismatches)", t.Tasks.Consistent, t.Tasks.Mismatches)
 	}, func(t *bench.TransportResult) bool { return t.Tasks != nil }},
-	{"publisher: published / errors", func(t *bench.TransportResult) string {
-		return num(t.Publisher.Published) + " / " + num(t.Publisher.Errors)
+	{"publisher: published / scheduled / errors", func(t *bench.TransportResult) string {
+		sched := "–"
+		if t.Publisher.Scheduled > 0 {
+			sched = num(t.Publisher.Scheduled)
+		}
+		return num(t.Publisher.Published) + " / " + sched + " / " + num(t.Publisher.Errors)
 	}, func(t *bench.TransportResult) bool { return t.Publisher != nil }},
-	{"publisher: request p99 (ms, CO-corrected) / max lag (ms)", func(t *bench.TransportResult) string {
-		return ms(t.Publisher.RequestMS.P99) + " / " + ms(t.Publisher.MaxLagMS)
+	{"publisher: request p99 (ms, from schedule) / max lag (ms) / peak in flight", func(t *bench.TransportResult) string {
+		return ms(t.Publisher.RequestMS.P99) + " / " + ms(t.Publisher.MaxLagMS) + " / " + num(t.Publisher.PeakInFlight)
 	}, func(t *bench.TransportResult) bool { return t.Publisher != nil }},
 }
 

@@ -53,6 +53,10 @@ func TestScenarios(t *testing.T) {
 			if num(tr, "delivered") != num(tr, "expected") || num(tr, "deliveries_per_s") <= 0 || num(tr, "latency_ms", "p99") <= 0 {
 				t.Errorf("%s: delivered %v of %v, %v/s, latency %v", name, tr["delivered"], tr["expected"], tr["deliveries_per_s"], tr["latency_ms"])
 			}
+			// 10 events/s for 3 s: exactly 30, each expected by all 50.
+			if num(tr, "publisher", "scheduled") != 30 || num(tr, "publisher", "published") != 30 || num(tr, "publisher", "errors") != 0 || num(tr, "expected") != 30*50 {
+				t.Errorf("%s: publisher %v, expected %v", name, tr["publisher"], tr["expected"])
+			}
 		}},
 		{"connect", []string{"--connections", "50", "--hold", "2s"}, func(t *testing.T, name string, tr map[string]any) {
 			if num(tr, "connections", "established") != 50 || num(tr, "connections", "failed") != 0 || num(tr, "connections", "peak") != 50 {
@@ -63,6 +67,11 @@ func TestScenarios(t *testing.T) {
 			}
 			if _, ok := tr["server_bytes_per_conn"]; !ok {
 				t.Errorf("%s: no server_bytes_per_conn", name)
+			}
+			// Sampled with every connection open: each has at least one
+			// goroutine on the demo server.
+			if g := num(tr, "server_goroutines_per_conn"); g < 1 {
+				t.Errorf("%s: server goroutines per connection %v", name, g)
 			}
 		}},
 		{"reconnect", []string{"--subscribers", "50", "--settle", "1s", "--sse-retry", "500ms"}, func(t *testing.T, name string, tr map[string]any) {

@@ -17,7 +17,7 @@
 //	--subscribers N[,N]   subscribers per transport (fanout: a list sweeps)
 //	--rate R              events/s published on each topic
 //	--size B              bytes of each event's data
-//	--duration D          publishing time
+//	--duration D          publishing schedule: round(rate × D) events per topic, every one sent
 //	--connections N       connect: connections per transport
 //	--out PATH            JSON path (or a directory: results/<scenario>-<date>.json inside it)
 //	--procs N             worker processes per transport (0 = ceil(clients / 9000))
@@ -151,7 +151,7 @@ func parseFlags(scenario string, args []string, stderr io.Writer) (options, erro
 	})
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "events/s published on each topic")
 	fs.IntVar(&c.Size, "size", c.Size, "bytes of each event's data")
-	durVar(fs, &c.Duration, "duration", "publishing time")
+	durVar(fs, &c.Duration, "duration", "publishing schedule: round(rate × duration) events per topic, all sent however slow the server")
 	fs.IntVar(&c.Connections, "connections", c.Connections, "connect: connections per transport")
 	fs.StringVar(&o.out, "out", "results", "JSON output path, or a directory for results/<scenario>-<date>.json")
 	fs.IntVar(&c.Procs, "procs", c.Procs, "worker processes per transport (0 = automatic: ceil(clients/9000))")
