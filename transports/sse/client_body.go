@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+
+	"github.com/twinstream/twinstream/transports/internal/watchdog"
 )
 
 // httpClient returns a copy of the configured HTTP client whose transport
@@ -45,15 +47,15 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return res, err
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
-	watch := new(idleTimer)
-	watch.start(idle, func() { cancel(errIdle) })
+	watch := watchdog.New()
+	watch.Start(idle, func() { cancel(errIdle) })
 	res, err := t.base.RoundTrip(r.WithContext(ctx))
 	if err != nil || res.Body == nil {
-		watch.stop()
+		watch.Stop()
 		cancel(nil)
 		return res, err
 	}
-	watch.note()
+	watch.Note()
 	res.Body = &countingBody{ReadCloser: res.Body, c: t.c, lineStart: true, watch: watch, cancel: cancel}
 	return res, nil
 }
@@ -65,7 +67,7 @@ type countingBody struct {
 	c         *Client
 	lineStart bool // the next byte starts a line
 
-	watch  *idleTimer              // nil without an IdleTimeout
+	watch  *watchdog.Timer         // nil without an IdleTimeout
 	cancel context.CancelCauseFunc // the request's context; with watch
 }
 
@@ -75,7 +77,7 @@ func (b *countingBody) Read(p []byte) (int, error) {
 		b.c.bytes.Add(uint64(n))
 		b.c.pings.Add(countComments(p[:n], &b.lineStart))
 		if b.watch != nil {
-			b.watch.note()
+			b.watch.Note()
 		}
 	}
 	return n, err
@@ -87,7 +89,7 @@ func (b *countingBody) Close() error {
 	if b.watch == nil {
 		return b.ReadCloser.Close()
 	}
-	b.watch.stop()
+	b.watch.Stop()
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/internal/watchdog"
 )
 
 // session runs one connection: dial, re-subscribe, read until it ends.
@@ -21,14 +22,14 @@ import (
 func (c *Client) session(ctx context.Context) (heard bool, err error) {
 	opts := &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient}
 	idle := c.idleTimeout()
-	var watch *idleTimer
+	var watch *watchdog.Timer
 	dctx, dialDone := ctx, context.CancelFunc(func() {})
 	if idle > 0 {
 		// Protocol pings are answered inside coder/websocket's reader and
 		// never surface from conn.Reader: they count through this hook.
-		watch = new(idleTimer)
+		watch = watchdog.New()
 		opts.OnPingReceived = func(context.Context, []byte) bool {
-			watch.note()
+			watch.Note()
 			return true
 		}
 		dctx, dialDone = context.WithTimeout(ctx, idle) // bounds the handshake only
@@ -71,9 +72,9 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 	if watch != nil {
 		// A silent server: close without a handshake (it would not answer
 		// one); the read below then fails and Run reconnects.
-		watch.start(idle, func() { _ = conn.CloseNow() })
+		watch.Start(idle, func() { _ = conn.CloseNow() })
 		defer func() {
-			if watch.stop() && err != nil {
+			if watch.Stop() && err != nil {
 				err = fmt.Errorf("%w (%v): %w", errIdle, idle, err)
 			}
 		}()
@@ -107,14 +108,14 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 			return heard, err
 		}
 		if watch != nil {
-			watch.note() // a frame header arrived: a large frame may take a while
+			watch.Note() // a frame header arrived: a large frame may take a while
 		}
 		c.buf, err = readAll(r, c.buf[:0])
 		if err != nil {
 			return heard, err
 		}
 		if watch != nil {
-			watch.note()
+			watch.Note()
 		}
 		heard = true
 		c.bytes.Add(uint64(len(c.buf)))
