@@ -69,7 +69,10 @@ func newPublisher(targets, topics []string, rate float64, size int) *publisher {
 	conns := min(maxInFlight*len(topics), 1024)
 	tr := &http.Transport{MaxIdleConns: conns * len(targets), MaxIdleConnsPerHost: conns, DisableCompression: true}
 	return &publisher{
-		client:  &http.Client{Transport: tr, Timeout: 10 * time.Second},
+		// An overloaded server answers late, not never: a publish is an
+		// error only after a minute (a late answer shows as lag and in the
+		// from-schedule latency; a timed-out one would shorten the workload).
+		client:  &http.Client{Transport: tr, Timeout: time.Minute},
 		targets: targets, topics: topics, rate: rate, size: size, inFlight: maxInFlight,
 		windows: map[windowKey]*Window{}, req: NewHist(),
 	}
