@@ -224,9 +224,19 @@ func TestE2EResetIsShown(t *testing.T) {
 		if p.State != "ended" {
 			t.Errorf("%s panel connection %q, want ended", name, p.State)
 		}
-		text, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#panel-"+name+" .verdict")))
-		if err != nil {
-			t.Fatal(err)
+		// The verdict is rendered after the state it reflects: poll it.
+		var text string
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var err error
+			text, err = chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("#panel-"+name+" .verdict")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(text, "⚠ reset: history lost") || strings.HasPrefix(text, "reset: history lost") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		if !strings.HasPrefix(text, "⚠ reset: history lost") && !strings.HasPrefix(text, "reset: history lost") {
 			t.Errorf("%s panel verdict shows %q, want the reset called out", name, text)
