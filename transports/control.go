@@ -2,6 +2,7 @@ package transports
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -68,9 +69,14 @@ type ControlFrame struct {
 // JSON encodes the frame.
 func (f ControlFrame) JSON() []byte { return mustJSON(f) }
 
-// PingFrame is an app-level heartbeat stamped with t.
+// PingFrame is an app-level heartbeat stamped with t:
+// {"type":"ping","ts":<unix µs>}. It is built without reflection: every
+// connection sends one per heartbeat.
 func PingFrame(t time.Time) []byte {
-	return ControlFrame{Type: TypePing, TS: t.UnixMicro()}.JSON()
+	b := make([]byte, 0, 48)
+	b = append(b, `{"type":"ping","ts":`...)
+	b = strconv.AppendInt(b, t.UnixMicro(), 10)
+	return append(b, '}')
 }
 
 func mustJSON(v any) []byte {

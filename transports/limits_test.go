@@ -78,3 +78,10 @@ func TestCloseReasonsTable(t *testing.T) {
 		}
 	}
 }
+
+func TestPingFrameMatchesControlFrame(t *testing.T) {
+	want := transports.ControlFrame{Type: transports.TypePing, TS: fixedTime.UnixMicro()}.JSON()
+	if got := transports.PingFrame(fixedTime); string(got) != string(want) {
+		t.Fatalf("PingFrame = %s, want %s", got, want)
+	}
+}
