@@ -12,36 +12,9 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/internal/nodetest"
 	"github.com/twinstream/twinstream/transports/sse"
 )
-
-// nodeDeps returns the directory holding the conformance clients' npm
-// dependencies, installing them (npm ci, from the committed lockfile) when
-// node_modules is missing. Without node or npm the test is skipped, except
-// under CI=true, where it fails.
-func nodeDeps(t *testing.T) string {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI=true: %v", tool, err)
-			}
-			t.Skipf("%s not found: %v", tool, err)
-		}
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "testdata", "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "eventsource")); err != nil {
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
-	return dir
-}
 
 // nodeLine is one line the conformance client prints.
 type nodeLine struct {
@@ -60,7 +33,7 @@ type nodeLine struct {
 // a server-side drop reconnects by itself with Last-Event-ID and resumes
 // with no gap and no duplicate.
 func TestNodeEventSourceConformance(t *testing.T) {
-	deps := nodeDeps(t)
+	deps := nodetest.Deps(t)
 	e := newEnv(t, envOpts{cfg: sse.Config{Retry: 50 * time.Millisecond}})
 
 	const want = 6

@@ -13,36 +13,9 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/internal/nodetest"
 	"github.com/twinstream/twinstream/transports/ws"
 )
-
-// nodeDeps returns the directory holding the conformance clients' npm
-// dependencies, installing them (npm ci, from the committed lockfile) when
-// node_modules is missing. Without node or npm the test is skipped, except
-// under CI=true, where it fails.
-func nodeDeps(t *testing.T) string {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI=true: %v", tool, err)
-			}
-			t.Skipf("%s not found: %v", tool, err)
-		}
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "testdata", "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ws", "package.json")); err != nil {
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
-	return dir
-}
 
 // nodeOut is one line the node client prints.
 type nodeOut struct {
@@ -135,7 +108,7 @@ func (n *nodeClient) closed(name string, code int, reason string) {
 // An independent WebSocket implementation (npm ws) sees our wire format,
 // commands, errors and close codes as documented.
 func TestNodeWSConformance(t *testing.T) {
-	deps := nodeDeps(t)
+	deps := nodetest.Deps(t)
 	e := newEnv(t, ws.Config{Heartbeat: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, transports.HubConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
