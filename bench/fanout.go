@@ -133,7 +133,16 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	if ctx.Err() == nil {
 		pub.run(ctx, c.Duration.D())
 	}
-	drain := c.Drain.D()
+	tr, _, err := r.endPublished(ctx, ph, pub, ts, label, start)
+	return tr, err
+}
+
+// endPublished ends a phase that had a publisher: it waits up to the
+// configured drain for the last deliveries (none once ctx is cancelled),
+// merges the workers' results and fills in the publisher, server, duration
+// and throughput figures.
+func (r *Runner) endPublished(ctx context.Context, ph *phase, pub *publisher, ts []*target, label string, start time.Time) (*TransportResult, []*WorkerResult, error) {
+	drain := r.Config.Drain.D()
 	if ctx.Err() != nil {
 		drain = 0
 	}
@@ -147,7 +156,7 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	if tr.DurationS > 0 {
 		tr.DeliveriesPerS = round3(float64(tr.Delivered) / tr.DurationS)
 	}
-	return tr, cmpErr(ferr, merr)
+	return tr, results, cmpErr(ferr, merr)
 }
 
 func lastDelivery(results []*WorkerResult, start time.Time) time.Time {

@@ -82,23 +82,10 @@ func (r *Runner) reconnectOne(ctx context.Context, res *Result, ts []*target, tr
 	}
 	stopPub()
 	<-pubDone
-	drain := c.Drain.D()
-	if ctx.Err() != nil {
-		drain = 0
-	}
-	results, ferr := ph.finish(pub.Windows(), drain)
-	tr, merr := ph.merge(results)
-	tr.Publisher = pub.stats()
-	tr.Publisher.report(r.logw(), label)
-	tr.Server = serverInfo(ts)
-	end := lastDelivery(results, start)
-	tr.DurationS = round3(end.Sub(start).Seconds())
-	if tr.DurationS > 0 {
-		tr.DeliveriesPerS = round3(float64(tr.Delivered) / tr.DurationS)
-	}
+	tr, results, err := r.endPublished(ctx, ph, pub, ts, label, start)
 	tr.Reconnect = reconnectStats(results, t0, dropped, c.ReconnectMode)
 	tr.Reconnect.Lost, tr.Reconnect.Duplicates = tr.Lost, tr.Duplicates
-	return tr, cmpErr(dropErr, cmpErr(ferr, merr))
+	return tr, cmpErr(dropErr, err)
 }
 
 // restart stops the spawned server gracefully and starts it again on the
