@@ -11,12 +11,19 @@ import (
 // connection. A connection lost at any point is a failure: clients do not
 // reconnect in this scenario.
 func (r *Runner) connect(ctx context.Context, res *Result) error {
+	return r.eachTransport(ctx, res, r.connectOne)
+}
+
+// eachTransport runs one transport's part of a scenario per configured
+// transport, one after the other, each against its targets (a fresh
+// spawned server unless --target was given), and stores what it measured.
+func (r *Runner) eachTransport(ctx context.Context, res *Result, one func(ctx context.Context, ts []*target, transport string) (*TransportResult, error)) error {
 	for _, transport := range r.Config.Transports {
 		if ctx.Err() != nil {
 			break
 		}
 		err := r.withTargets(ctx, res, func(ts []*target) error {
-			tr, err := r.connectOne(ctx, ts, transport)
+			tr, err := one(ctx, ts, transport)
 			if tr != nil {
 				res.Transports[transport] = tr
 			}

@@ -23,22 +23,7 @@ func (r *Runner) tasks(ctx context.Context, res *Result) error {
 	// Enough task workers that the tasks really run concurrently.
 	r.scenarioSrv = []string{"--workers", strconv.Itoa(max(8, r.Config.Tasks))}
 	defer func() { r.scenarioSrv = nil }()
-	for _, transport := range r.Config.Transports {
-		if ctx.Err() != nil {
-			break
-		}
-		err := r.withTargets(ctx, res, func(ts []*target) error {
-			tr, err := r.tasksOne(ctx, ts, transport)
-			if tr != nil {
-				res.Transports[transport] = tr
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.eachTransport(ctx, res, r.tasksOne)
 }
 
 type createdTask struct {
