@@ -199,8 +199,15 @@ func TestHealthzMetricsAndPage(t *testing.T) {
 			t.Errorf("metrics connections lack %q: %v", k, m.Connections)
 		}
 	}
-	if m.RSSBytes <= 0 || m.CPU.TotalS <= 0 || m.HeapBytes == 0 {
-		t.Errorf("process metrics missing: rss %d cpu %+v heap %d", m.RSSBytes, m.CPU, m.HeapBytes)
+	if m.RSSBytes <= 0 || m.CPU.TotalS <= 0 || m.HeapBytes == 0 || m.StacksBytes == 0 || m.AllocsObjects == 0 {
+		t.Errorf("process metrics missing: rss %d cpu %+v heap %d stacks %d allocs %d", m.RSSBytes, m.CPU, m.HeapBytes, m.StacksBytes, m.AllocsObjects)
+	}
+	// The JSON names the load generator reads.
+	raw := string(ts.do("GET", "/metrics", "").body)
+	for _, k := range []string{`"allocs_objects":`, `"stacks_bytes":`, `"heap_bytes":`, `"rss_bytes":`} {
+		if !strings.Contains(raw, k) {
+			t.Errorf("/metrics lacks %s: %s", k, raw)
+		}
 	}
 	page := ts.do("GET", "/", "")
 	if page.status != http.StatusOK || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") {

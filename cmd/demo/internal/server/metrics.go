@@ -31,7 +31,15 @@ type Metrics struct {
 	Goroutines int    `json:"goroutines"`
 	RSSBytes   int64  `json:"rss_bytes"`  // resident set size (VmRSS); 0 where unknown
 	HeapBytes  uint64 `json:"heap_bytes"` // Go heap in use by objects
-	GCCycles   uint64 `json:"gc_cycles"`
+	// StacksBytes is the memory of goroutine stacks
+	// (/memory/classes/heap/stacks:bytes): with HeapBytes and Goroutines it
+	// shows where a connection's memory goes.
+	StacksBytes uint64 `json:"stacks_bytes"`
+	// AllocsObjects counts heap objects allocated since the process started
+	// (/gc/heap/allocs:objects, cumulative); the load generator diffs two
+	// samples to get allocations per delivery.
+	AllocsObjects uint64 `json:"allocs_objects"`
+	GCCycles      uint64 `json:"gc_cycles"`
 	// CPU is the process's CPU time so far; the load generator diffs two
 	// samples to get utilisation.
 	CPU CPUMetrics `json:"cpu"`
@@ -71,13 +79,16 @@ func (s *Server) Collect() Metrics {
 		total += n
 	}
 	m.Connections["total"] = total
-	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(samples)
-	if samples[0].Value.Kind() == metrics.KindUint64 {
-		m.HeapBytes = samples[0].Value.Uint64()
+	// runtime/metrics, not runtime.ReadMemStats: it does not stop the world.
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/memory/classes/heap/stacks:bytes"}, {Name: "/gc/heap/allocs:objects"},
 	}
-	if samples[1].Value.Kind() == metrics.KindUint64 {
-		m.GCCycles = samples[1].Value.Uint64()
+	metrics.Read(samples)
+	for i, dst := range []*uint64{&m.HeapBytes, &m.GCCycles, &m.StacksBytes, &m.AllocsObjects} {
+		if samples[i].Value.Kind() == metrics.KindUint64 {
+			*dst = samples[i].Value.Uint64()
+		}
 	}
 	m.CPU.UserS, m.CPU.SystemS = cpuSeconds()
 	m.CPU.TotalS = m.CPU.UserS + m.CPU.SystemS
