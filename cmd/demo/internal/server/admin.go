@@ -2,7 +2,11 @@ package server
 
 import (
 	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -63,4 +67,40 @@ func (s *Server) authorizeAdmin(r *http.Request) error {
 		return newAPIError(http.StatusUnauthorized, transports.CodeForbidden, "admin endpoint needs Authorization: Bearer <token>")
 	}
 	return nil
+}
+
+// servePprof serves net/http/pprof (/debug/pprof/…) on Config.PprofAddr, a
+// listener of its own with its own ServeMux: the profiles are never
+// reachable through the API's address, and http.DefaultServeMux (where
+// importing net/http/pprof also registers them) is served nowhere. With no
+// PprofAddr it does nothing. stop closes the listener and every profile
+// request in flight; Run calls it on shutdown.
+func (s *Server) servePprof() (stop func(), err error) {
+	if s.cfg.PprofAddr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.PprofAddr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof: listening on %s: %w", s.cfg.PprofAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // and every named profile: heap, goroutine, allocs…
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No WriteTimeout: /debug/pprof/profile?seconds=N answers after N seconds.
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: DefaultHeaderTimeout}
+	done := make(chan struct{})
+	go func() { // owner: stop; ends when the listener closes
+		defer close(done)
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.log.Warn("pprof listener failed", "err", err)
+		}
+	}()
+	s.log.Info("pprof", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() {
+		_ = hs.Close()
+		<-done
+	}, nil
 }

@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"bufio"
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twinstream/twinstream/cmd/demo/internal/server"
 )
@@ -72,5 +76,64 @@ func TestAdminDropSSE(t *testing.T) {
 	eventually(t, "the connection to go", func() bool { return ts.Hub().Stats().Connections["sse"] == 0 })
 	if res := ts.do("POST", "/api/admin/drop", ""); res.status != http.StatusOK {
 		t.Fatalf("drop without transport (= all): %d %s", res.status, res.body)
+	}
+}
+
+// TestPprofListener: --pprof serves net/http/pprof on its own address,
+// never on the API's, and Run closes it on shutdown.
+func TestPprofListener(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofAddr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := server.Run(ctx, server.Config{Addr: "127.0.0.1:0", PprofAddr: pprofAddr}, pw)
+		pw.Close()
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no listening line: %v", err)
+	}
+	go io.Copy(io.Discard, pr) //nolint:errcheck // drains the rest until Run returns
+	api := strings.TrimSpace(strings.TrimPrefix(line, server.ListenBanner))
+	get := func(url string) int {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	if got := get("http://" + pprofAddr + "/debug/pprof/"); got != http.StatusOK {
+		t.Errorf("pprof index: %d", got)
+	}
+	if got := get("http://" + pprofAddr + "/debug/pprof/heap?debug=1"); got != http.StatusOK {
+		t.Errorf("pprof heap: %d", got)
+	}
+	if got := get(api + "/debug/pprof/"); got != http.StatusNotFound {
+		t.Errorf("the API address serves /debug/pprof/: %d", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if c, err := net.DialTimeout("tcp", pprofAddr, time.Second); err == nil {
+		c.Close()
+		t.Error("the pprof listener is still open after shutdown")
 	}
 }

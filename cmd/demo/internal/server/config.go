@@ -89,6 +89,12 @@ type Config struct {
 	// exists so tests can prove that a server-wide timeout does not cut
 	// streams.
 	HTTPWriteTimeout time.Duration
+	// PprofAddr, when set, serves net/http/pprof (/debug/pprof/…) on a
+	// listener of its own at this host:port (port 0 picks a free one; the
+	// log says which), never on Addr. Run starts it and closes it on
+	// shutdown. Default "": off. A profile endpoint shows the process's
+	// insides: keep it on a loopback address.
+	PprofAddr string
 	// Logger receives the server's records; nil is silent.
 	Logger *slog.Logger
 }
@@ -144,6 +150,11 @@ func (c Config) Validate() error {
 		bad("addr", "%q is not host:port: %v", c.Addr, err)
 	} else if port == "" {
 		bad("addr", "%q has no port", c.Addr)
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			bad("pprof", "%q is not host:port: %v", c.PprofAddr, err)
+		}
 	}
 	if c.QueueSize < 1 {
 		bad("queue-size", "must be at least 1")

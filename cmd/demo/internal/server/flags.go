@@ -35,6 +35,7 @@ const AdminTokenEnv = "TWINSTREAM_ADMIN_TOKEN"
 //	--max-body          largest POST body in bytes (default 65536)
 //	--shutdown-timeout  graceful shutdown deadline (default 10s)
 //	--log-level         debug, info, warn or error (default info)
+//	--pprof             serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (default off)
 //
 // It returns flag.ErrHelp for -h/--help (usage already printed to out) and a
 // descriptive error for anything invalid (usage not printed); the caller
@@ -64,6 +65,7 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	fs.IntVar(&c.TaskQueue, "task-queue", DefaultTaskQueue, "tasks waiting for a worker before POST /api/tasks answers 503")
 	fs.Int64Var(&c.MaxBody, "max-body", DefaultMaxBody, "largest POST body in `bytes` (over it: 413)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "graceful shutdown deadline")
+	fs.StringVar(&c.PprofAddr, "pprof", "", "serve net/http/pprof on this separate `address` (host:port, e.g. 127.0.0.1:6060; default off)")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\nServes the twinstream demo (WebSocket and SSE streams, task API).\n\nFlags:\n")

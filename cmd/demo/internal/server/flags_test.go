@@ -45,6 +45,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "single dash and =", args: []string{"-addr=127.0.0.1:0", "-log-level=warn"},
 			want: with(func(c *server.Config) { c.Addr = "127.0.0.1:0" }), level: slog.LevelWarn},
 		{name: "history 0 keeps none", args: []string{"--history", "0"}, want: with(func(c *server.Config) { c.History = -1 })},
+		{name: "pprof", args: []string{"--pprof", "127.0.0.1:6060"}, want: with(func(c *server.Config) { c.PprofAddr = "127.0.0.1:6060" })},
 		{name: "no caps", args: []string{"--max-conns", "0"}, want: with(func(c *server.Config) { c.MaxConns = 0 })},
 		{name: "token from env", env: "envtok", want: with(func(c *server.Config) { c.AdminToken = "envtok" })},
 		{name: "flag token wins", args: []string{"--admin-token", "flagtok"}, env: "envtok", want: with(func(c *server.Config) { c.AdminToken = "flagtok" })},
@@ -52,6 +53,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "unknown flag", args: []string{"--port", "80"}, err: "flag provided but not defined: -port"},
 		{name: "positional", args: []string{"serve"}, err: `unexpected argument "serve"`},
 		{name: "bad addr", args: []string{"--addr", "localhost"}, err: "--addr"},
+		{name: "bad pprof addr", args: []string{"--pprof", "6060"}, err: "--pprof"},
 		{name: "bad duration", args: []string{"--heartbeat", "often"}, err: "heartbeat"},
 		{name: "zero heartbeat", args: []string{"--heartbeat", "0s"}, err: "--heartbeat: must be positive"},
 		{name: "negative idle", args: []string{"--idle-timeout", "-1s"}, err: "--idle-timeout: must be positive"},
@@ -101,7 +103,7 @@ func TestParseFlagsHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err %v, want flag.ErrHelp", err)
 	}
-	for _, name := range []string{"-addr", "-history", "-heartbeat", "-idle-timeout", "-max-conns", "-max-conns-per-ip", "-allow-origin", "-admin-token"} {
+	for _, name := range []string{"-addr", "-history", "-heartbeat", "-idle-timeout", "-max-conns", "-max-conns-per-ip", "-allow-origin", "-admin-token", "-pprof"} {
 		if !strings.Contains(out.String(), name+" ") {
 			t.Errorf("usage lacks %s:\n%s", name, out.String())
 		}

@@ -266,13 +266,14 @@ func (s *Server) shutdown(ctx context.Context) error {
 	return err
 }
 
-// Run starts a server for cfg, prints
+// Run starts a server for cfg (and its pprof listener when
+// Config.PprofAddr is set), prints
 //
 //	twinstream demo listening on http://127.0.0.1:8080
 //
 // (one line, the stable contract for programs that spawn the demo and must
 // learn its port) to stdout, serves until ctx is done, then shuts down
-// within Config.ShutdownTimeout.
+// within Config.ShutdownTimeout and closes the pprof listener.
 func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	s, err := New(cfg)
 	if err != nil {
@@ -282,6 +283,12 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		_ = s.Shutdown(context.Background())
 		return err
 	}
+	stopPprof, err := s.servePprof() // off unless Config.PprofAddr
+	if err != nil {
+		_ = s.Shutdown(context.Background())
+		return err
+	}
+	defer stopPprof()
 	if _, err := fmt.Fprintf(stdout, "%s%s\n", ListenBanner, s.URL()); err != nil {
 		s.log.Warn("printing the listening URL", "err", err)
 	}
