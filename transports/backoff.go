@@ -1,12 +1,14 @@
 package transports
 
 import (
-	"math/rand/v2"
 	"time"
+
+	"github.com/twinstream/twinstream/transports/internal/client"
 )
 
 // Backoff is an exponential reconnect schedule with jitter. The zero value
-// uses the defaults documented on each field.
+// uses the defaults documented on each field; both Go clients read them, and
+// the jitter's meaning, from one place (transports/internal/client).
 type Backoff struct {
 	// Initial is the first delay. Default 250ms.
 	Initial time.Duration
@@ -20,31 +22,7 @@ type Backoff struct {
 	Jitter float64
 }
 
-// Delay returns the wait before reconnect attempt n (n >= 1).
-func (b Backoff) Delay(n int) time.Duration {
-	initial, max, mult, jitter := b.Initial, b.Max, b.Multiplier, b.Jitter
-	if initial <= 0 {
-		initial = 250 * time.Millisecond
-	}
-	if max <= 0 {
-		max = 10 * time.Second
-	}
-	if mult < 1 {
-		mult = 2
-	}
-	switch {
-	case jitter == 0:
-		jitter = 0.5
-	case jitter < 0:
-		jitter = 0
-	case jitter > 1:
-		jitter = 1
-	}
-	d := float64(initial)
-	for i := 1; i < n && d < float64(max); i++ {
-		d *= mult
-	}
-	d = min(d, float64(max))
-	d -= d * jitter * rand.Float64()
-	return time.Duration(d)
-}
+// Delay returns the wait before reconnect attempt n (n >= 1). The WebSocket
+// client waits it between attempts, the SSE client after a 5xx, 408 or 429
+// answer (go-sse schedules its other retries from the same fields).
+func (b Backoff) Delay(n int) time.Duration { return client.Backoff(b).Delay(n) }

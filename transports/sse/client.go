@@ -15,6 +15,7 @@ import (
 	gosse "github.com/tmaxmax/go-sse"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/internal/client"
 )
 
 // Client read buffer: small to start (an idle client holds only this), grown
@@ -71,32 +72,20 @@ type ClientConfig struct {
 
 // ClientState is where a Client is in its connection cycle (the same
 // states as the WebSocket client's).
-type ClientState int
+type ClientState client.State
 
 // Client states, reported through ClientConfig.OnState.
 const (
-	StateConnecting ClientState = iota + 1 // Run started; the first attempt is under way
-	StateOpen                              // a stream is open (its first frame arrived)
-	StateWaiting                           // the stream ended or an attempt failed; waiting to reconnect
-	StateClosed                            // Run returned
+	StateConnecting = ClientState(client.Connecting) // Run started; the first attempt is under way
+	StateOpen       = ClientState(client.Open)       // a stream is open (its first frame arrived)
+	StateWaiting    = ClientState(client.Waiting)    // the stream ended or an attempt failed; waiting to reconnect
+	StateClosed     = ClientState(client.Closed)     // Run returned
 
 	StateConnected    = StateOpen    // another name for StateOpen
 	StateReconnecting = StateWaiting // another name for StateWaiting
 )
 
-func (s ClientState) String() string {
-	switch s {
-	case StateConnecting:
-		return "connecting"
-	case StateOpen:
-		return "open"
-	case StateWaiting:
-		return "waiting"
-	case StateClosed:
-		return "closed"
-	}
-	return fmt.Sprintf("ClientState(%d)", int(s))
-}
+func (s ClientState) String() string { return client.State(s).String() }
 
 // ClientStats are a Client's counters.
 type ClientStats struct {
@@ -122,7 +111,8 @@ type Client struct {
 	fresh    bool   // a response was accepted and its first frame is due
 	attempts int    // failed attempts since the last open stream (our own retries)
 
-	connects, reconnects, resets, events, bytes, pings, refused atomic.Uint64
+	n       client.Counters
+	refused atomic.Uint64
 }
 
 // NewClient returns a Client for cfg; Run connects it.
@@ -130,13 +120,14 @@ func NewClient(cfg ClientConfig) *Client { return &Client{cfg: cfg} }
 
 // Stats returns a snapshot of the counters.
 func (c *Client) Stats() ClientStats {
+	s := c.n.Snapshot()
 	return ClientStats{
-		Connects:   c.connects.Load(),
-		Reconnects: c.reconnects.Load(),
-		Resets:     c.resets.Load(),
-		Events:     c.events.Load(),
-		Bytes:      c.bytes.Load(),
-		Pings:      c.pings.Load(),
+		Connects:   s.Connects,
+		Reconnects: s.Reconnects,
+		Resets:     s.Resets,
+		Events:     s.Events,
+		Bytes:      s.Bytes,
+		Pings:      s.Pings,
 		Refused:    c.refused.Load(),
 	}
 }
@@ -157,9 +148,7 @@ func (e *StatusError) Error() string {
 }
 
 // Temporary reports whether trying again later may succeed (5xx, 408, 429).
-func (e *StatusError) Temporary() bool {
-	return e.StatusCode >= 500 || e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests
-}
+func (e *StatusError) Temporary() bool { return client.TemporaryStatus(e.StatusCode) }
 
 // errEnded marks a 204: the stream is over for good.
 var errEnded = errors.New("sse: stream ended (204 No Content)")
@@ -216,12 +205,8 @@ func (c *Client) Run(ctx context.Context) error {
 		case errors.As(err, &se) && se.Temporary():
 			c.attempts++
 			c.setState(StateWaiting)
-			t := time.NewTimer(c.cfg.Backoff.Delay(c.attempts))
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
+			if err := client.Sleep(ctx, c.cfg.Backoff.Delay(c.attempts)); err != nil {
+				return err
 			}
 		case errors.As(err, &se):
 			return se
@@ -261,9 +246,7 @@ func (c *Client) handle(ev gosse.Event) {
 			c.refused.Add(1)
 		} else {
 			c.attempts = 0
-			if c.connects.Add(1) > 1 {
-				c.reconnects.Add(1)
-			}
+			c.n.Opened()
 			c.setState(StateOpen)
 		}
 	}
@@ -273,17 +256,14 @@ func (c *Client) handle(ev gosse.Event) {
 	// The view is read-only and DecodeWire copies what it keeps.
 	we, err := transports.DecodeWire(unsafe.Slice(unsafe.StringData(ev.Data), len(ev.Data)))
 	if err == nil {
-		c.events.Add(1)
-		if we.Event == transports.KindReset {
-			c.resets.Add(1)
-		}
+		c.n.Event(we.Event == transports.KindReset)
 		if c.cfg.OnEvent != nil {
 			c.cfg.OnEvent(we)
 		}
 		return
 	}
 	if we.Type == transports.TypePing {
-		c.pings.Add(1)
+		c.n.Pinged(1)
 	}
 	if c.cfg.OnControl != nil {
 		c.cfg.OnControl([]byte(ev.Data))
@@ -321,31 +301,21 @@ func (c *Client) setState(s ClientState) {
 	}
 }
 
-// goSSEBackoff maps our schedule onto go-sse's, with our defaults.
+// goSSEBackoff maps our schedule, with its defaults, onto go-sse's.
 func goSSEBackoff(b transports.Backoff) gosse.Backoff {
+	d := client.Backoff(b).WithDefaults()
 	out := gosse.Backoff{
-		InitialInterval: b.Initial,
-		MaxInterval:     b.Max,
-		Multiplier:      b.Multiplier,
-		Jitter:          b.Jitter,
-	}
-	if out.InitialInterval <= 0 {
-		out.InitialInterval = 250 * time.Millisecond
-	}
-	if out.MaxInterval <= 0 {
-		out.MaxInterval = 10 * time.Second
-	}
-	if out.Multiplier < 1 {
-		out.Multiplier = 2
+		InitialInterval: d.Initial,
+		MaxInterval:     d.Max,
+		Multiplier:      d.Multiplier,
+		Jitter:          d.Jitter,
 	}
 	switch {
-	case b.Jitter == 0:
-		out.Jitter = 0.5
-	case b.Jitter < 0:
-		// go-sse documents -1 as "none", but its defaults replace any
-		// value outside (0, 1) with 0.5; a tiny jitter is none in effect.
+	case out.Jitter == 0:
+		// None. go-sse documents -1 as "none", but its defaults replace
+		// any value outside (0, 1) with 0.5; a tiny jitter is none in effect.
 		out.Jitter = 1e-9
-	case b.Jitter >= 1:
+	case out.Jitter >= 1:
 		out.Jitter = 0.99 // go-sse requires < 1
 	}
 	return out

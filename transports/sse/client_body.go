@@ -74,8 +74,8 @@ type countingBody struct {
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
-		b.c.bytes.Add(uint64(n))
-		b.c.pings.Add(countComments(p[:n], &b.lineStart))
+		b.c.n.Received(n)
+		b.c.n.Pinged(countComments(p[:n], &b.lineStart))
 		if b.watch != nil {
 			b.watch.Note()
 		}

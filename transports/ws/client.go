@@ -15,35 +15,24 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/internal/client"
 )
 
 // ClientState is where a Client is in its connection cycle.
-type ClientState int
+type ClientState client.State
 
 // Client states, reported through ClientConfig.OnState.
 const (
-	StateConnecting ClientState = iota + 1 // dialing
-	StateOpen                              // connected and receiving
-	StateWaiting                           // backing off before the next attempt
-	StateClosed                            // Run returned
+	StateConnecting = ClientState(client.Connecting) // dialing
+	StateOpen       = ClientState(client.Open)       // connected and receiving
+	StateWaiting    = ClientState(client.Waiting)    // backing off before the next attempt
+	StateClosed     = ClientState(client.Closed)     // Run returned
 
 	StateConnected    = StateOpen    // another name for StateOpen (as in package sse)
 	StateReconnecting = StateWaiting // another name for StateWaiting (as in package sse)
 )
 
-func (s ClientState) String() string {
-	switch s {
-	case StateConnecting:
-		return "connecting"
-	case StateOpen:
-		return "open"
-	case StateWaiting:
-		return "waiting"
-	case StateClosed:
-		return "closed"
-	}
-	return fmt.Sprintf("ClientState(%d)", int(s))
-}
+func (s ClientState) String() string { return client.State(s).String() }
 
 // ClientConfig configures a Client. Only URL is required.
 type ClientConfig struct {
@@ -141,7 +130,7 @@ type Client struct {
 	explicit []string // topics followed through subscribe commands
 	stream   string   // single: the stream's topic, learned from its events
 
-	connects, reconnects, resets, events, bytes, pings atomic.Uint64
+	n client.Counters
 }
 
 // NewClient builds a client; nothing happens until Run.
@@ -210,12 +199,8 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		attempt++
 		c.setState(StateWaiting)
-		t := time.NewTimer(c.cfg.Backoff.Delay(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := client.Sleep(ctx, c.cfg.Backoff.Delay(attempt)); err != nil {
+			return err
 		}
 	}
 }
@@ -281,16 +266,7 @@ func (c *Client) Send(ctx context.Context, cmd transports.Command) error {
 }
 
 // Stats returns the client's counters.
-func (c *Client) Stats() ClientStats {
-	return ClientStats{
-		Connects:   c.connects.Load(),
-		Reconnects: c.reconnects.Load(),
-		Resets:     c.resets.Load(),
-		Events:     c.events.Load(),
-		Bytes:      c.bytes.Load(),
-		Pings:      c.pings.Load(),
-	}
-}
+func (c *Client) Stats() ClientStats { return ClientStats(c.n.Snapshot()) }
 
 // Cursors returns a copy of the client's resume position: the seq of the
 // last event received on each topic (or the starting seq a subscribed frame

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/internal/client"
 	"github.com/twinstream/twinstream/transports/internal/watchdog"
 )
 
@@ -47,9 +48,7 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 		return false, err
 	}
 	conn.SetReadLimit(maxClientMessage)
-	if c.connects.Add(1) > 1 {
-		c.reconnects.Add(1)
-	}
+	c.n.Opened()
 
 	// Cancelling ctx closes the connection politely; reads then fail. One
 	// AfterFunc per connection instead of a context (and its timer) per read.
@@ -118,7 +117,7 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 			watch.Note()
 		}
 		heard = true
-		c.bytes.Add(uint64(len(c.buf)))
+		c.n.Received(len(c.buf))
 		if typ == websocket.MessageText {
 			if err := c.dispatch(conn, c.buf); err != nil {
 				return heard, err
@@ -130,9 +129,11 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 	}
 }
 
-// refused reports whether a handshake status means "do not retry".
+// refused reports whether a handshake status means "do not retry": a 4xx
+// that is not client.TemporaryStatus (every other failed handshake is
+// retried).
 func refused(status int) bool {
-	return status >= 400 && status < 500 && status != 408 && status != 429
+	return status >= 400 && status < 500 && !client.TemporaryStatus(status)
 }
 
 // dispatch handles one text frame.
@@ -144,10 +145,7 @@ func (c *Client) dispatch(conn *websocket.Conn, b []byte) error {
 	}
 	switch w.Type {
 	case transports.TypeEvent:
-		c.events.Add(1)
-		if w.Event == transports.KindReset {
-			c.resets.Add(1)
-		}
+		c.n.Event(w.Event == transports.KindReset)
 		c.mu.Lock()
 		c.cursors[w.Topic] = w.Seq
 		if c.single && c.stream == "" && !slices.Contains(c.explicit, w.Topic) {
@@ -159,7 +157,7 @@ func (c *Client) dispatch(conn *websocket.Conn, b []byte) error {
 		}
 		return nil
 	case transports.TypePing:
-		c.pings.Add(1)
+		c.n.Pinged(1)
 		c.control(b)
 		return c.write(conn, transports.ControlFrame{Type: transports.TypePong, TS: w.TS}.JSON())
 	case transports.TypeSubscribed:
