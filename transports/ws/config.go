@@ -7,12 +7,13 @@ import (
 	"github.com/twinstream/twinstream/transports"
 )
 
-// Defaults for Config's zero values.
+// Defaults for Config's zero values: the values declared once in
+// transports (defaults.go).
 const (
-	DefaultReadLimit    = 32 << 10
-	DefaultHeartbeat    = 15 * time.Second
-	DefaultIdleTimeout  = 45 * time.Second
-	DefaultWriteTimeout = 10 * time.Second
+	DefaultReadLimit    = transports.DefaultReadLimit
+	DefaultHeartbeat    = transports.DefaultHeartbeat
+	DefaultIdleTimeout  = transports.DefaultIdleTimeout
+	DefaultWriteTimeout = transports.DefaultWriteTimeout
 )
 
 // Transport is the label of WebSocket connections in the hub

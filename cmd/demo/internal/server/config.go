@@ -7,18 +7,21 @@ import (
 	"net"
 	"path"
 	"time"
+
+	"github.com/twinstream/twinstream/transports"
 )
 
-// Defaults of Config (and of the demo's flags).
+// Defaults of Config (and of the demo's flags). Those of the hub and the
+// transports are transports' own (transports/defaults.go), not restated.
 const (
 	DefaultAddr            = "127.0.0.1:8080"
-	DefaultHistory         = 1000
-	DefaultQueueSize       = 4096
-	DefaultHeartbeat       = 15 * time.Second
-	DefaultIdleTimeout     = 45 * time.Second
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultSSERetry        = 2 * time.Second
-	DefaultReadLimit       = 32 << 10
+	DefaultHistory         = transports.DefaultHistory
+	DefaultQueueSize       = transports.DefaultQueueSize
+	DefaultHeartbeat       = transports.DefaultHeartbeat
+	DefaultIdleTimeout     = transports.DefaultIdleTimeout
+	DefaultWriteTimeout    = transports.DefaultWriteTimeout
+	DefaultSSERetry        = transports.DefaultRetry
+	DefaultReadLimit       = transports.DefaultReadLimit
 	DefaultMaxBody         = 64 << 10
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultHeaderTimeout   = 10 * time.Second

@@ -1,0 +1,25 @@
+package transports
+
+import "time"
+
+// Defaults for every zero-valued setting of the hub and both transports.
+// This is the one place they are declared: ws, sse and the demo's flags
+// use these names (ws.DefaultHeartbeat and the like are the same values).
+const (
+	// DefaultHistory is how many events a topic keeps for resume.
+	DefaultHistory = 1000
+	// DefaultQueueSize bounds a subscriber's queue (items).
+	DefaultQueueSize = 4096
+	// DefaultTopicTTL is how long a topic without subscribers is kept.
+	DefaultTopicTTL = time.Hour
+	// DefaultHeartbeat is the keep-alive cadence of both transports.
+	DefaultHeartbeat = 15 * time.Second
+	// DefaultIdleTimeout closes a WebSocket peer silent for that long.
+	DefaultIdleTimeout = 45 * time.Second
+	// DefaultWriteTimeout bounds every write of a batch or heartbeat.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultReadLimit is the largest WebSocket message a client may send.
+	DefaultReadLimit = 32 << 10
+	// DefaultRetry is the SSE retry: hint sent to clients.
+	DefaultRetry = 2 * time.Second
+)
