@@ -37,13 +37,15 @@ var (
 	ReasonSlowConsumer = &CloseReason{CodeSlowConsumer, 4008, "client too slow, reconnect and resume", "response ends; EventSource reconnects with Last-Event-ID", true}
 	// ReasonBadRequest: the connect request was malformed (bad cursor, bad topic).
 	ReasonBadRequest = &CloseReason{CodeInvalidMessage, 4400, "bad request", "400 with a JSON error body", false}
+	// ReasonInternal: something failed on the server side.
+	ReasonInternal = &CloseReason{CodeInternal, 1011, "internal error", "500 with a JSON error body before the stream starts; the response ends after", true}
 )
 
 // CloseReasons lists every reason, for documentation and tests.
 var CloseReasons = []*CloseReason{
 	ReasonDone, ReasonShutdown, ReasonMessageTooBig, ReasonDropped,
 	ReasonTooManyConnections, ReasonIdleTimeout, ReasonNotFound,
-	ReasonSlowConsumer, ReasonBadRequest,
+	ReasonSlowConsumer, ReasonBadRequest, ReasonInternal,
 }
 
 // ReasonOf returns the CloseReason in err's chain, or nil.
@@ -53,6 +55,15 @@ func ReasonOf(err error) *CloseReason {
 		return r
 	}
 	return nil
+}
+
+// ReasonFor returns the CloseReason in err's chain, or ReasonInternal when
+// err carries none: what a connection shows when it ends because of err.
+func ReasonFor(err error) *CloseReason {
+	if r := ReasonOf(err); r != nil {
+		return r
+	}
+	return ReasonInternal
 }
 
 // Errors returned by the hub.

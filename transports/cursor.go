@@ -19,24 +19,30 @@ type Cursors map[string]uint64
 // Format renders the cursors. With a single topic stream, pass that topic as
 // single to get the bare seq form.
 func (c Cursors) Format(single string) string {
+	return string(c.AppendFormat(nil, single))
+}
+
+// AppendFormat appends the text form (see Format) to b. It allocates
+// nothing for streams of up to 8 topics beyond b's growth: the SSE writer
+// calls it for every event it writes.
+func (c Cursors) AppendFormat(b []byte, single string) []byte {
 	if single != "" {
-		return strconv.FormatUint(c[single], 10)
+		return strconv.AppendUint(b, c[single], 10)
 	}
-	keys := make([]string, 0, len(c))
+	keys := make([]string, 0, 8)
 	for k := range c {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var b strings.Builder
 	for i, k := range keys {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(strconv.FormatUint(c[k], 10))
+		b = append(b, k...)
+		b = append(b, '=')
+		b = strconv.AppendUint(b, c[k], 10)
 	}
-	return b.String()
+	return b
 }
 
 // ParseCursors parses the text form. A bare seq ("17") is assigned to single,

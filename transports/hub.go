@@ -20,13 +20,6 @@ type Publisher interface {
 
 var _ Publisher = (*Hub)(nil)
 
-// Defaults for HubConfig's zero values.
-const (
-	DefaultHistory   = 1000
-	DefaultQueueSize = 4096
-	DefaultTopicTTL  = time.Hour
-)
-
 // HubConfig configures a Hub. The zero value is usable.
 type HubConfig struct {
 	// History is how many events each topic keeps for resume. 0 means
@@ -60,6 +53,8 @@ type Hub struct {
 	conns     map[string]int // transport → registered subscribers
 	closed    bool
 	lastSweep time.Time
+
+	batches sync.Pool // *batch: queue buffers shared by all subscribers (subscriber.go)
 
 	stats hubStats
 }
@@ -98,6 +93,7 @@ func NewHub(cfg HubConfig) *Hub {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.lastSweep = time.Now()
+	h.batches.New = func() any { return &batch{items: make([]Item, 0, 8)} }
 	return h
 }
 

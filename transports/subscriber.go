@@ -34,7 +34,7 @@ type Subscriber struct {
 	max       int
 
 	mu     sync.Mutex
-	queue  []Item
+	queue  *batch   // nil while empty: an idle connection holds no queue buffer
 	replay int      // items of catch-ups (Subscribe) in queue: not counted against max
 	topics []*topic // topics followed (few per connection); guarded by mu
 	closed bool
@@ -77,25 +77,36 @@ func (s *Subscriber) Cause() error {
 }
 
 // Drain appends every queued item to dst, in order, and empties the queue.
+// Connections served by [Serve] do not call it (Serve takes the queue's
+// buffer whole); it is for tests and custom writers.
 func (s *Subscriber) Drain(dst []Item) []Item {
-	s.mu.Lock()
-	dst = append(dst, s.queue...)
-	clear(s.queue)
-	s.replay = 0
-	if cap(s.queue) > 256 {
-		s.queue = nil // let a burst's buffer go; idle connections stay small
-	} else {
-		s.queue = s.queue[:0]
+	b := s.drain()
+	if b != nil {
+		dst = append(dst, b.items...)
+		s.release(b)
 	}
-	s.mu.Unlock()
 	return dst
 }
+
+// drain takes the queue's buffer, leaving the queue empty (and bufferless):
+// the writer owns the batch until it gives it back with release.
+func (s *Subscriber) drain() *batch {
+	s.mu.Lock()
+	b := s.queue
+	s.queue = nil
+	s.replay = 0
+	s.mu.Unlock()
+	return b
+}
+
+// release returns a drained batch's buffer to the hub's pool.
+func (s *Subscriber) release(b *batch) { s.hub.putBatch(b) }
 
 // Len is the number of queued items.
 func (s *Subscriber) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue)
+	return s.queue.len()
 }
 
 // Send queues a control frame behind the events already queued. It returns
@@ -119,7 +130,7 @@ func (s *Subscriber) pushLocked(it Item) bool {
 	if s.closed {
 		return false
 	}
-	if len(s.queue)-s.replay >= s.max {
+	if s.queue.len()-s.replay >= s.max {
 		s.closeLocked(ReasonSlowConsumer)
 		s.hub.stats.slowClosed.Add(1)
 		return false
@@ -130,7 +141,10 @@ func (s *Subscriber) pushLocked(it Item) bool {
 
 // appendLocked queues it without checking the bound.
 func (s *Subscriber) appendLocked(it Item) {
-	s.queue = append(s.queue, it)
+	if s.queue == nil {
+		s.queue = s.hub.getBatch()
+	}
+	s.queue.items = append(s.queue.items, it)
 	s.queued.Add(1)
 	select {
 	case s.ready <- struct{}{}:
@@ -146,7 +160,7 @@ func (s *Subscriber) closeLocked(cause error) {
 	}
 	s.closed = true
 	s.cause = cause
-	clear(s.queue)
+	s.hub.putBatch(s.queue)
 	s.queue = nil
 	close(s.done)
 }
@@ -202,4 +216,32 @@ func (s *Subscriber) drop(i int) {
 	s.topics[i] = s.topics[last]
 	s.topics[last] = nil
 	s.topics = s.topics[:last]
+}
+
+// A batch is a queue buffer: filled by the hub under the subscriber's lock,
+// then handed whole to the connection's writer, which returns it to the
+// hub's pool after writing. Buffers circulate between connections instead
+// of each connection keeping its own.
+type batch struct{ items []Item }
+
+func (b *batch) len() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.items)
+}
+
+// maxPooledBatch is the largest buffer (in items) returned to the pool; a
+// burst's bigger buffer is left to the garbage collector.
+const maxPooledBatch = 1024
+
+func (h *Hub) getBatch() *batch { return h.batches.Get().(*batch) }
+
+func (h *Hub) putBatch(b *batch) {
+	if b == nil || cap(b.items) > maxPooledBatch {
+		return
+	}
+	clear(b.items) // drop event references
+	b.items = b.items[:0]
+	h.batches.Put(b)
 }

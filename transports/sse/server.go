@@ -15,11 +15,12 @@ import (
 // Hub.DropAll and Hub.Stats).
 const Transport = "sse"
 
-// Defaults for Config's zero values.
+// Defaults for Config's zero values: the values declared once in
+// transports (defaults.go).
 const (
-	DefaultHeartbeat    = 15 * time.Second
-	DefaultRetry        = 2 * time.Second
-	DefaultWriteTimeout = 10 * time.Second
+	DefaultHeartbeat    = transports.DefaultHeartbeat
+	DefaultRetry        = transports.DefaultRetry
+	DefaultWriteTimeout = transports.DefaultWriteTimeout
 )
 
 // Config configures a Server. Hub is required; every other field has a
@@ -62,6 +63,7 @@ type Server struct {
 
 	closing   chan struct{} // closed by Shutdown
 	closeOnce sync.Once
+	bufs      sync.Pool // *[]byte batch buffers, shared by all streams
 
 	mu     sync.Mutex
 	active int           // streams being served
@@ -81,6 +83,10 @@ func New(cfg Config) *Server {
 		writeTimeout: cfg.WriteTimeout,
 		log:          cfg.Logger,
 		closing:      make(chan struct{}),
+	}
+	s.bufs.New = func() any {
+		b := make([]byte, 0, 4096)
+		return &b
 	}
 	if s.heartbeat <= 0 {
 		s.heartbeat = DefaultHeartbeat
@@ -138,7 +144,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, stream *transport
 		return
 	}
 	defer wr.close()
-	wr.loop(r.Context().Done())
+	transports.Serve(wr.sub, wr, transports.LoopConfig{
+		Heartbeat: s.heartbeat,
+		Gone:      r.Context().Done(),
+		Closing:   s.closing,
+	})
 }
 
 // connectStream reads a multi-topic connect request, or answers it with an
@@ -225,7 +235,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports
 		s.attachError(w, r, err)
 		return nil
 	}
-	wr := &writer{s: s, sub: sub, stream: stream, cursors: cursors, release: release, remote: r.RemoteAddr}
+	wr := &writer{s: s, sub: sub, w: w, stream: stream, cursors: cursors, release: release, remote: r.RemoteAddr}
 	wr.sess, wr.rc = s.upgrade(w, r)
 	if wr.sess == nil {
 		wr.close()
@@ -236,7 +246,6 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports
 		wr.close()
 		return nil
 	}
-	wr.heartbeat = time.NewTimer(s.heartbeat)
 	return wr
 }
 

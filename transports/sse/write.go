@@ -3,7 +3,6 @@ package sse
 import (
 	"net/http"
 	"time"
-	"unsafe"
 
 	gosse "github.com/tmaxmax/go-sse"
 
@@ -16,17 +15,16 @@ const heartbeatComment = "ping"
 // A writer is one stream's single writer. It runs on the handler goroutine
 // and is the only code that touches the response.
 type writer struct {
-	s         *Server
-	sub       *transports.Subscriber
-	sess      *gosse.Session
-	rc        *http.ResponseController
-	stream    *transports.Stream
-	cursors   transports.Cursors
-	items     []transports.Item // drained batch, reused; nil until the first batch
-	heartbeat *time.Timer
-	release   func() // the limiter slot
-	remote    string
-	cut       bool // end by cutting the connection (slow consumer)
+	s       *Server
+	sub     *transports.Subscriber
+	w       http.ResponseWriter
+	sess    *gosse.Session
+	rc      *http.ResponseController
+	stream  *transports.Stream
+	cursors transports.Cursors
+	release func() // the limiter slot
+	remote  string
+	cut     bool // end by cutting the connection (slow consumer)
 }
 
 // upgrade starts an event-stream response. The headers go out with the
@@ -75,40 +73,11 @@ func (s *Server) deadline(rc *http.ResponseController) {
 	_ = rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 }
 
-// loop writes the stream until it ends: the subscriber is kicked
-// (shutdown, admin drop, slow consumer), a single-topic stream finishes,
-// the client goes away (gone closes), a write fails, or the server shuts
-// down. It keeps few locals: an idle stream waits here.
-func (wr *writer) loop(gone <-chan struct{}) {
-	for {
-		select {
-		case <-wr.sub.Ready():
-			if !wr.flushQueue() {
-				return
-			}
-		case <-wr.heartbeat.C:
-			if !wr.ping() {
-				return
-			}
-		case <-wr.sub.Done():
-			wr.kicked()
-			return
-		case <-gone:
-			return
-		case <-wr.s.closing:
-			return
-		}
-	}
-}
-
 // close releases the stream. net/http writes the final chunk after the
 // handler returns: it gets a fresh deadline so that a clean end stays
 // clean — except for a slow consumer, whose connection is cut rather than
 // kept alive behind megabytes of unread frames.
 func (wr *writer) close() {
-	if wr.heartbeat != nil {
-		wr.heartbeat.Stop()
-	}
 	wr.sub.Close(nil)
 	wr.release()
 	wr.s.leave()
@@ -122,33 +91,68 @@ func (wr *writer) close() {
 	wr.s.deadline(wr.rc)
 }
 
-func (wr *writer) flushQueue() bool {
-	end, err := wr.batch()
-	if err != nil {
+// writer implements transports.Conn: the shared connection loop
+// (transports.Serve) decides when to write, ping and close; this file only
+// does the SSE I/O.
+var _ transports.Conn = (*writer)(nil)
+
+// WriteBatch writes a drained batch: every frame is encoded into one buffer
+// (id: the stream's cursor after the event, data: its wire JSON; control
+// frames as data only), which goes out in one Write and one flush, within
+// one write deadline.
+func (wr *writer) WriteBatch(items []transports.Item) error {
+	bp := wr.s.bufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for _, it := range items {
+		if it.Event != nil {
+			wr.cursors.Advance(it.Event)
+			b = append(b, "id: "...)
+			b = wr.cursors.AppendFormat(b, wr.stream.Single)
+			b = append(b, "\ndata: "...)
+			b = append(b, it.Event.JSON()...)
+		} else {
+			b = append(b, "data: "...)
+			b = append(b, it.Control...)
+		}
+		b = append(b, "\n\n"...)
+	}
+	err := wr.write(b)
+	if cap(b) <= maxPooledBuf {
+		*bp = b[:0]
+		wr.s.bufs.Put(bp)
+	}
+	return err
+}
+
+// maxPooledBuf is the largest batch buffer returned to the pool.
+const maxPooledBuf = 256 << 10
+
+// Heartbeat writes a comment line (": ping").
+func (wr *writer) Heartbeat() error { return wr.write([]byte(heartbeatFrame)) }
+
+// heartbeatFrame is the heartbeat comment.
+const heartbeatFrame = ": " + heartbeatComment + "\n\n"
+
+// Close ends the stream: the handler returns and close releases it. A
+// slow consumer's connection is cut rather than ended cleanly (what the
+// close reason table says of it); every other end is a clean end of the
+// response, which EventSource follows with a reconnect (or, after a
+// finished task, with a 204 that stops it).
+func (wr *writer) Close(r *transports.CloseReason) {
+	if r != nil {
+		wr.s.log.Debug("sse: stream closed by server", "remote", wr.remote, "reason", r.Code)
+	}
+	wr.cut = r == transports.ReasonSlowConsumer
+}
+
+// write sends b and flushes it within the write deadline.
+func (wr *writer) write(b []byte) error {
+	wr.s.deadline(wr.rc)
+	if _, err := wr.w.Write(b); err != nil {
 		wr.s.log.Debug("sse: write failed", "remote", wr.remote, "err", err)
-		return false
+		return err
 	}
-	if end {
-		wr.s.log.Debug("sse: stream complete", "remote", wr.remote)
-		return false
-	}
-	wr.heartbeat.Reset(wr.s.heartbeat)
-	return true
-}
-
-func (wr *writer) ping() bool {
-	if err := wr.comment(); err != nil {
-		wr.s.log.Debug("sse: heartbeat failed", "remote", wr.remote, "err", err)
-		return false
-	}
-	wr.heartbeat.Reset(wr.s.heartbeat)
-	return true
-}
-
-func (wr *writer) kicked() {
-	cause := wr.sub.Cause()
-	wr.s.log.Debug("sse: stream closed by server", "remote", wr.remote, "cause", cause)
-	wr.cut = cause == transports.ReasonSlowConsumer
+	return wr.flush()
 }
 
 // hello writes the first frame: retry:, and the stream's resume position as
@@ -168,51 +172,6 @@ func (wr *writer) hello() error {
 	return wr.flush()
 }
 
-// batch drains the queue and writes it, with one flush. It reports whether
-// the stream ended (an item with End).
-func (wr *writer) batch() (end bool, err error) {
-	wr.items = wr.sub.Drain(wr.items[:0])
-	defer func() {
-		clear(wr.items) // drop event references
-		if cap(wr.items) > 256 {
-			wr.items = nil // let a burst's buffer go; idle connections stay small
-		}
-	}()
-	if len(wr.items) == 0 {
-		return false, nil
-	}
-	wr.s.deadline(wr.rc)
-	for _, it := range wr.items {
-		var m gosse.Message
-		if it.Event != nil {
-			wr.cursors.Advance(it.Event)
-			m.ID = gosse.ID(wr.stream.CursorID(wr.cursors))
-			m.AppendData(wireString(it.Event.JSON()))
-		} else {
-			m.AppendData(string(it.Control))
-		}
-		if err := wr.sess.Send(&m); err != nil {
-			return false, err
-		}
-		if it.End {
-			end = true
-			break
-		}
-	}
-	return end, wr.flush()
-}
-
-// comment writes a heartbeat comment line.
-func (wr *writer) comment() error {
-	var m gosse.Message
-	m.AppendComment(heartbeatComment)
-	wr.s.deadline(wr.rc)
-	if err := wr.sess.Send(&m); err != nil {
-		return err
-	}
-	return wr.flush()
-}
-
 // flush sends what was written and lifts the write deadline: an idle
 // stream has no deadline, because over HTTP/2 an expired one resets the
 // stream even when nothing is being written.
@@ -223,8 +182,3 @@ func (wr *writer) flush() error {
 	_ = wr.rc.SetWriteDeadline(time.Time{})
 	return nil
 }
-
-// wireString views an event's wire form as a string without copying it:
-// the bytes are immutable once the event is published (Event.JSON), and
-// every SSE connection writes the same shared bytes, as WebSocket does.
-func wireString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

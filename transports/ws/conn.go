@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,20 +13,21 @@ import (
 	"github.com/twinstream/twinstream/transports"
 )
 
-// conn is one attached WebSocket connection. The handler goroutine is its
-// writer (writer.go); read runs in a second goroutine and never writes to
-// the socket itself: replies go through the subscriber's queue, in order
-// with events.
+// conn is one attached WebSocket connection. The handler goroutine (or,
+// detached, a goroutine of the server's) runs the shared connection loop,
+// transports.Serve, which is the connection's only writer of data frames
+// (writer.go); read runs in a second goroutine and never writes to the
+// socket itself: replies go through the subscriber's queue, in order with
+// events.
 type conn struct {
 	s        *Server
 	ws       *websocket.Conn
+	cork     *corkConn // the hijacked socket under ws
 	sub      *transports.Subscriber
 	clientID string
 	single   bool // a single-topic stream: ends with Item.End, takes only ping/pong
 
-	seen    atomic.Int64 // when the peer was last heard from (Server.now)
-	pinging atomic.Bool  // a protocol ping is in flight
-	pings   sync.WaitGroup
+	seen atomic.Int64 // when the peer was last heard from (Server.now)
 
 	readDone chan struct{} // closed when read returns
 	readErr  error         // why read returned; set before readDone closes
@@ -36,11 +36,18 @@ type conn struct {
 // run serves the attached connection until it ends.
 func (c *conn) run() {
 	c.readDone = make(chan struct{})
-	go c.read()
-	c.writeLoop()
+	go c.read() // owner: run, which waits for readDone below
+	transports.Serve(c.sub, c, transports.LoopConfig{
+		Heartbeat:   c.s.cfg.Heartbeat,
+		IdleTimeout: c.s.cfg.IdleTimeout,
+		Heard:       c.heard,
+		Gone:        c.readDone,
+	})
 	<-c.readDone
-	c.pings.Wait()
 }
+
+// heard is how long ago the peer was last heard from.
+func (c *conn) heard() time.Duration { return time.Duration(c.s.now() - c.seen.Load()) }
 
 func (c *conn) touch() { c.seen.Store(c.s.now()) }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ type Server struct {
 	log   *slog.Logger
 	epoch time.Time // monotonic base of liveness stamps
 	bufs  sync.Pool // *[]byte read buffers, shared by all readers
+	corks sync.Pool // *[]byte cork flush buffers, shared by all writers
 
 	wg     sync.WaitGroup // one per handler past the shutdown check
 	mu     sync.Mutex
@@ -40,6 +42,10 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, log: cfg.Logger, epoch: time.Now(), conns: map[*conn]struct{}{}}
 	s.bufs.New = func() any {
 		b := make([]byte, 0, 512)
+		return &b
+	}
+	s.corks.New = func() any {
+		b := make([]byte, 0, 4096)
 		return &b
 	}
 	return s
@@ -203,7 +209,8 @@ func noRelease() {}
 func (s *Server) open(w http.ResponseWriter, r *http.Request, st transports.Stream, single bool, fail, limitErr error) *conn {
 	c := &conn{s: s, clientID: st.ClientID, single: single}
 	c.seen.Store(s.now())
-	wsc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &corkWriter{ResponseWriter: w, rc: http.NewResponseController(w), make: s.newCork}
+	wsc, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		OriginPatterns: s.cfg.OriginPatterns,
 		OnPingReceived: c.onPing,
 		OnPongReceived: c.onPong,
@@ -213,7 +220,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, st transports.Stre
 		s.log.Debug("upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return nil
 	}
-	c.ws = wsc
+	c.ws, c.cork = wsc, cw.conn
 	switch {
 	case fail != nil:
 		c.reject(fail)
@@ -267,7 +274,7 @@ func (c *conn) reject(fail error) {
 	}
 	if reason == nil {
 		c.s.log.Debug("stream resolver failed", "err", fail)
-		reason = reasonInternal
+		reason = transports.ReasonInternal
 	}
 	if c.writeFrame(ef.JSON()) != nil {
 		_ = c.ws.CloseNow()
@@ -291,12 +298,14 @@ func (c *conn) attachFailed(err error) {
 			_ = c.ws.CloseNow()
 			return
 		}
-		c.closeWith(reasonInternal)
+		c.closeWith(transports.ReasonInternal)
 	}
 }
 
-// reasonInternal closes with 1011 when something failed on the server side.
-var reasonInternal = &transports.CloseReason{Code: transports.CodeInternal, WSStatus: int(websocket.StatusInternalError), Text: "internal error", Retry: true}
+// newCork wraps a hijacked connection in the server's user-space cork.
+func (s *Server) newCork(nc net.Conn) *corkConn {
+	return &corkConn{Conn: nc, timeout: s.cfg.WriteTimeout, pool: &s.corks}
+}
 
 func writeError(w http.ResponseWriter, status int, ef transports.ErrorFrame) {
 	w.Header().Set("Content-Type", "application/json")

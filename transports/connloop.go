@@ -1,0 +1,131 @@
+package transports
+
+import (
+	"time"
+)
+
+// A Conn is one transport's I/O on one connection: what the shared
+// connection loop ([Serve]) drives. Serve calls it from one goroutine only,
+// never under a lock; a Conn holds no policy of its own (when to write,
+// batch, ping or close is decided by Serve for both transports alike).
+type Conn interface {
+	// WriteBatch writes a drained batch of items, in queue order, as one
+	// write on the wire where the transport allows it, within one write
+	// deadline. The batch never holds an item after one with End.
+	WriteBatch(items []Item) error
+	// Heartbeat writes the transport's keep-alive (WebSocket: a protocol
+	// ping and an app-level ping frame; SSE: a comment line).
+	Heartbeat() error
+	// Close ends the connection. A reason says why the server ends it (the
+	// transport shows it as its table in close.go says); nil means the
+	// connection already failed or the peer went away, and it is released
+	// without a goodbye.
+	Close(reason *CloseReason)
+}
+
+// LoopConfig is what Serve needs besides the connection.
+type LoopConfig struct {
+	// Heartbeat is the keep-alive cadence: one Heartbeat every Heartbeat,
+	// whatever the traffic, so that both transports cost the same and a
+	// peer that only reads is still asked for a sign of life.
+	Heartbeat time.Duration
+	// IdleTimeout, with Heard, closes a connection whose peer was silent
+	// that long with ReasonIdleTimeout. 0 disables the check (SSE, whose
+	// peer never speaks; a dead SSE peer shows as a failed write).
+	IdleTimeout time.Duration
+	// Heard reports how long ago the peer was last heard from.
+	Heard func() time.Duration
+	// Gone is closed when the peer went away (request context done,
+	// WebSocket reader stopped); Serve then calls Close(nil).
+	Gone <-chan struct{}
+	// Closing, when closed, ends the connection with ReasonShutdown (for a
+	// transport that does not kick its subscribers on shutdown).
+	Closing <-chan struct{}
+}
+
+// Serve is the one connection loop of both transports. It waits for the
+// subscriber's queue, drains everything queued in one go (one wake-up per
+// batch, not per event), cuts the batch after an item with End (a
+// single-topic stream that finished), and hands it to c.WriteBatch; it sends
+// a heartbeat every cfg.Heartbeat, closes a silent peer after
+// cfg.IdleTimeout, and closes the connection with the subscriber's cause
+// when the hub kicks it (shutdown, admin drop, slow consumer). It returns
+// after calling c.Close exactly once; the caller then releases the
+// subscriber.
+//
+// The batch buffer is borrowed from the hub for the write and returned
+// after it, so an idle connection holds no batch memory.
+func Serve(sub *Subscriber, c Conn, cfg LoopConfig) {
+	hb, idle := cfg.Heartbeat, cfg.IdleTimeout
+	if hb <= 0 {
+		hb = DefaultHeartbeat
+	}
+	start := time.Now()
+	nextPing := hb
+	timer := time.NewTimer(loopWait(hb, idle, cfg.Heard))
+	defer timer.Stop()
+	for {
+		select {
+		case <-sub.Ready():
+			b := sub.drain()
+			if b == nil {
+				continue // woken for a batch an earlier drain took
+			}
+			items, end := cutAtEnd(b.items)
+			err := c.WriteBatch(items)
+			sub.release(b)
+			switch {
+			case err != nil:
+				c.Close(nil)
+				return
+			case end:
+				c.Close(ReasonDone)
+				return
+			}
+		case <-sub.Done():
+			c.Close(ReasonFor(sub.Cause()))
+			return
+		case <-cfg.Gone:
+			c.Close(nil)
+			return
+		case <-cfg.Closing:
+			c.Close(ReasonShutdown)
+			return
+		case <-timer.C:
+			now := time.Since(start)
+			if idle > 0 && cfg.Heard() >= idle {
+				c.Close(ReasonIdleTimeout)
+				return
+			}
+			if now >= nextPing {
+				if err := c.Heartbeat(); err != nil {
+					c.Close(nil)
+					return
+				}
+				nextPing = now + hb
+			}
+			timer.Reset(loopWait(nextPing-now, idle, cfg.Heard))
+		}
+	}
+}
+
+// loopWait is how long Serve sleeps: until the next heartbeat, or until the
+// peer's silence would reach idle, whichever comes first.
+func loopWait(toPing, idle time.Duration, heard func() time.Duration) time.Duration {
+	d := toPing
+	if idle > 0 && heard != nil {
+		d = min(d, idle-heard())
+	}
+	return max(d, time.Millisecond)
+}
+
+// cutAtEnd returns items up to and including the first with End, and
+// whether there was one.
+func cutAtEnd(items []Item) ([]Item, bool) {
+	for i := range items {
+		if items[i].End {
+			return items[:i+1], true
+		}
+	}
+	return items, false
+}
