@@ -285,14 +285,7 @@ func refusal(data string) bool {
 
 // idleTimeout is IdleTimeout with its default; 0 means none.
 func (c *Client) idleTimeout() time.Duration {
-	switch d := c.cfg.IdleTimeout; {
-	case d < 0:
-		return 0
-	case d == 0:
-		return DefaultClientIdleTimeout
-	default:
-		return d
-	}
+	return client.IdleTimeout(c.cfg.IdleTimeout, DefaultClientIdleTimeout)
 }
 
 func (c *Client) setState(s ClientState) {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/twinstream/twinstream/transports/internal/watchdog"
+	"github.com/twinstream/twinstream/transports/internal/client"
 )
 
 // httpClient returns a copy of the configured HTTP client whose transport
@@ -32,7 +32,7 @@ type countingTransport struct {
 }
 
 // RoundTrip sends r and wraps the response body. With an IdleTimeout, r
-// goes out with a context of its own, cancelled (cause errIdle) once
+// goes out with a context of its own, cancelled (cause client.ErrIdle) once
 // nothing arrived for that long: while waiting for the response headers,
 // or between two reads of the body. go-sse sees a failed read (its own
 // request's context is not done) and reconnects after its backoff with
@@ -47,8 +47,8 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return res, err
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
-	watch := watchdog.New()
-	watch.Start(idle, func() { cancel(errIdle) })
+	watch := client.NewWatchdog()
+	watch.Start(idle, func() { cancel(client.ErrIdle) })
 	res, err := t.base.RoundTrip(r.WithContext(ctx))
 	if err != nil || res.Body == nil {
 		watch.Stop()
@@ -67,7 +67,7 @@ type countingBody struct {
 	c         *Client
 	lineStart bool // the next byte starts a line
 
-	watch  *watchdog.Timer         // nil without an IdleTimeout
+	watch  *client.Watchdog        // nil without an IdleTimeout
 	cancel context.CancelCauseFunc // the request's context; with watch
 }
 

@@ -1,12 +1,7 @@
 package sse
 
-import (
-	"errors"
-)
+import "github.com/twinstream/twinstream/transports/internal/client"
 
 // DefaultClientIdleTimeout is ClientConfig.IdleTimeout's default: three of
 // the server's default heartbeats (DefaultHeartbeat).
-const DefaultClientIdleTimeout = 3 * DefaultHeartbeat
-
-// errIdle cancels a request whose server fell silent (the context's cause).
-var errIdle = errors.New("sse: nothing received within the client's IdleTimeout")
+const DefaultClientIdleTimeout = client.IdleHeartbeats * DefaultHeartbeat

@@ -15,7 +15,6 @@ import (
 
 	"github.com/twinstream/twinstream/transports"
 	"github.com/twinstream/twinstream/transports/internal/client"
-	"github.com/twinstream/twinstream/transports/internal/watchdog"
 )
 
 // session runs one connection: dial, re-subscribe, read until it ends.
@@ -23,12 +22,12 @@ import (
 func (c *Client) session(ctx context.Context) (heard bool, err error) {
 	opts := &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient}
 	idle := c.idleTimeout()
-	var watch *watchdog.Timer
+	var watch *client.Watchdog
 	dctx, dialDone := ctx, context.CancelFunc(func() {})
 	if idle > 0 {
 		// Protocol pings are answered inside coder/websocket's reader and
 		// never surface from conn.Reader: they count through this hook.
-		watch = watchdog.New()
+		watch = client.NewWatchdog()
 		opts.OnPingReceived = func(context.Context, []byte) bool {
 			watch.Note()
 			return true
@@ -74,7 +73,7 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 		watch.Start(idle, func() { _ = conn.CloseNow() })
 		defer func() {
 			if watch.Stop() && err != nil {
-				err = fmt.Errorf("%w (%v): %w", errIdle, idle, err)
+				err = fmt.Errorf("ws: %w (%v): %w", client.ErrIdle, idle, err)
 			}
 		}()
 	}

@@ -99,3 +99,19 @@ func TestCounters(t *testing.T) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
+
+func TestIdleTimeout(t *testing.T) {
+	const def = 45 * time.Second
+	for _, tc := range []struct {
+		in, want time.Duration
+	}{
+		{0, def},
+		{-1, 0},
+		{-time.Hour, 0},
+		{2 * time.Second, 2 * time.Second},
+	} {
+		if got := client.IdleTimeout(tc.in, def); got != tc.want {
+			t.Errorf("IdleTimeout %v: got %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,4 @@
-// Package watchdog holds the watchdog both Go clients use to drop a server
-// that fell silent.
-package watchdog
+package client
 
 import (
 	"sync"
@@ -8,16 +6,16 @@ import (
 	"time"
 )
 
-// A Timer calls its expire func once nothing was noted for its period. A
-// connection costs one runtime timer and no goroutine while it waits: Note
-// is an atomic store, and the timer is never reset on activity; instead,
-// when it fires, it re-arms itself for the rest of the period if something
-// was noted meanwhile. Only an expiry runs a goroutine (the timer's),
-// briefly.
+// A Watchdog is how both clients notice a server that fell silent: it
+// calls its expire func once nothing was noted for its period. A connection
+// costs one runtime timer and no goroutine while it waits: Note is an
+// atomic store, and the timer is never reset on activity; instead, when it
+// fires, it re-arms itself for the rest of the period if something was
+// noted meanwhile. Only an expiry runs a goroutine (the timer's), briefly.
 //
 // Note may be called before Start and concurrently with anything; Start
-// once, then Stop once. Make one with New.
-type Timer struct {
+// once, then Stop once. Make one with NewWatchdog.
+type Watchdog struct {
 	base time.Time    // origin of activity stamps (carries a monotonic reading)
 	last atomic.Int64 // when activity was last noted: nanoseconds since base
 
@@ -29,15 +27,16 @@ type Timer struct {
 	expired bool
 }
 
-// New returns an unarmed Timer.
-func New() *Timer { return &Timer{base: time.Now()} }
+// NewWatchdog returns an unarmed Watchdog.
+func NewWatchdog() *Watchdog { return &Watchdog{base: time.Now()} }
 
 // Note records activity now.
-func (w *Timer) Note() { w.last.Store(int64(time.Since(w.base))) }
+func (w *Watchdog) Note() { w.last.Store(int64(time.Since(w.base))) }
 
-// Start notes activity and arms the timer: expire runs, on the timer's
-// goroutine, after d without activity.
-func (w *Timer) Start(d time.Duration, expire func()) {
+// Start notes activity and arms the timer: expire runs after d without
+// activity, on a goroutine of the runtime's timer (time.AfterFunc), which
+// owns it for the length of that call only.
+func (w *Watchdog) Start(d time.Duration, expire func()) {
 	w.Note()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -45,7 +44,7 @@ func (w *Timer) Start(d time.Duration, expire func()) {
 	w.t = time.AfterFunc(d, w.check)
 }
 
-func (w *Timer) check() {
+func (w *Watchdog) check() {
 	w.mu.Lock()
 	if w.done {
 		w.mu.Unlock()
@@ -63,7 +62,7 @@ func (w *Timer) check() {
 
 // Stop disarms the timer and reports whether it had expired. After Stop,
 // expire is not called (it may still be running if it had expired).
-func (w *Timer) Stop() bool {
+func (w *Watchdog) Stop() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.done = true

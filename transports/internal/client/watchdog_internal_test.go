@@ -1,24 +1,22 @@
-package watchdog
+package client
 
 import (
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// The package's TestMain (goleak) is in client_test.go.
 
-func TestIdleTimer(t *testing.T) {
+func TestWatchdog(t *testing.T) {
 	t.Run("stopped before expiry", func(t *testing.T) {
-		w := New()
+		w := NewWatchdog()
 		w.Start(time.Hour, func() { t.Error("expired") })
 		if w.Stop() {
 			t.Error("stop reports an expiry")
 		}
 	})
 	t.Run("expires without activity", func(t *testing.T) {
-		w := New()
+		w := NewWatchdog()
 		fired := make(chan struct{})
 		w.Start(10*time.Millisecond, func() { close(fired) })
 		select {
@@ -32,7 +30,7 @@ func TestIdleTimer(t *testing.T) {
 	})
 	// check is what the timer runs; called directly, it needs no timing.
 	t.Run("recent activity re-arms", func(t *testing.T) {
-		w := New()
+		w := NewWatchdog()
 		w.Start(time.Hour, func() { t.Error("expired") })
 		w.last.Store(int64(time.Since(w.base) - 59*time.Minute))
 		w.check()
@@ -41,7 +39,7 @@ func TestIdleTimer(t *testing.T) {
 		}
 	})
 	t.Run("stale activity expires", func(t *testing.T) {
-		w := New()
+		w := NewWatchdog()
 		n := 0
 		w.Start(time.Hour, func() { n++ })
 		w.last.Store(int64(time.Since(w.base) - 61*time.Minute))
