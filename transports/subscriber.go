@@ -66,6 +66,16 @@ func (s *Subscriber) ClientID() string { return s.clientID }
 // Ready is signalled whenever items were queued. Call Drain after it fires.
 func (s *Subscriber) Ready() <-chan struct{} { return s.ready }
 
+// Wake signals Ready without queueing anything: a connection whose peer
+// went away (or whose server is closing) wakes its loop with it, so that
+// the loop waits on one channel only (see Serve).
+func (s *Subscriber) Wake() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
 // Done is closed when the subscriber is closed; Cause says why.
 func (s *Subscriber) Done() <-chan struct{} { return s.done }
 
@@ -146,10 +156,7 @@ func (s *Subscriber) appendLocked(it Item) {
 	}
 	s.queue.items = append(s.queue.items, it)
 	s.queued.Add(1)
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
+	s.Wake()
 }
 
 // closeLocked marks the subscriber closed; topics drop it lazily (fan-out
@@ -163,6 +170,7 @@ func (s *Subscriber) closeLocked(cause error) {
 	s.hub.putBatch(s.queue)
 	s.queue = nil
 	close(s.done)
+	s.Wake()
 }
 
 // Kick closes the subscriber with a cause without unregistering it; the

@@ -61,9 +61,10 @@ type Server struct {
 	writeTimeout time.Duration
 	log          *slog.Logger
 
-	closing   chan struct{} // closed by Shutdown
-	closeOnce sync.Once
-	bufs      sync.Pool // *[]byte batch buffers, shared by all streams
+	closing  context.Context // done once Shutdown was called
+	shutdown context.CancelFunc
+	bufs     sync.Pool // *[]byte batch buffers, shared by all streams
+	guard    *transports.WriteGuard
 
 	mu     sync.Mutex
 	active int           // streams being served
@@ -82,8 +83,8 @@ func New(cfg Config) *Server {
 		retry:        cfg.Retry,
 		writeTimeout: cfg.WriteTimeout,
 		log:          cfg.Logger,
-		closing:      make(chan struct{}),
 	}
+	s.closing, s.shutdown = context.WithCancel(context.Background())
 	s.bufs.New = func() any {
 		b := make([]byte, 0, 4096)
 		return &b
@@ -97,6 +98,7 @@ func New(cfg Config) *Server {
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
 	}
+	s.guard = transports.NewWriteGuard(s.writeTimeout)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -144,10 +146,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, stream *transport
 		return
 	}
 	defer wr.close()
+	// The loop waits on the subscriber alone: the end of the request and
+	// the server's shutdown wake it.
+	stopGone := context.AfterFunc(r.Context(), wr.sub.Wake)
+	defer stopGone()
+	stopClosing := context.AfterFunc(s.closing, wr.sub.Wake)
+	defer stopClosing()
 	transports.Serve(wr.sub, wr, transports.LoopConfig{
 		Heartbeat: s.heartbeat,
 		Gone:      r.Context().Done(),
-		Closing:   s.closing,
+		Closing:   s.closing.Done(),
 	})
 }
 
@@ -241,6 +249,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports
 		wr.close()
 		return nil
 	}
+	wr.clock = s.guard.Watch(wr.expire)
 	if err := wr.hello(); err != nil {
 		s.log.Debug("sse: write failed", "remote", r.RemoteAddr, "err", err)
 		wr.close()
@@ -270,7 +279,7 @@ func (s *Server) attachError(w http.ResponseWriter, r *http.Request, err error) 
 // so that the hub refuses new subscribers; call http.Server.Shutdown after.
 // Clients reconnect (with Last-Event-ID) to whatever serves next.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.shutdown()
 	for {
 		s.mu.Lock()
 		if s.active == 0 {
@@ -295,7 +304,7 @@ func (s *Server) enter() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
-	case <-s.closing:
+	case <-s.closing.Done():
 		return false
 	default:
 	}

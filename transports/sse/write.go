@@ -23,6 +23,7 @@ type writer struct {
 	stream  *transports.Stream
 	cursors transports.Cursors
 	release func() // the limiter slot
+	clock   *transports.WriteClock
 	remote  string
 	cut     bool // end by cutting the connection (slow consumer)
 }
@@ -78,6 +79,9 @@ func (s *Server) deadline(rc *http.ResponseController) {
 // clean — except for a slow consumer, whose connection is cut rather than
 // kept alive behind megabytes of unread frames.
 func (wr *writer) close() {
+	if wr.clock != nil {
+		wr.clock.Release()
+	}
 	wr.sub.Close(nil)
 	wr.release()
 	wr.s.leave()
@@ -145,15 +149,25 @@ func (wr *writer) Close(r *transports.CloseReason) {
 	wr.cut = r == transports.ReasonSlowConsumer
 }
 
-// write sends b and flushes it within the write deadline.
+// write sends b and flushes it, bounded by the server's WriteGuard (no
+// deadline is set per write: a stream has none between writes, because
+// over HTTP/2 an expired one resets the stream even when nothing is being
+// written).
 func (wr *writer) write(b []byte) error {
-	wr.s.deadline(wr.rc)
-	if _, err := wr.w.Write(b); err != nil {
-		wr.s.log.Debug("sse: write failed", "remote", wr.remote, "err", err)
-		return err
+	wr.clock.Begin()
+	_, err := wr.w.Write(b)
+	if err == nil {
+		err = wr.sess.Flush()
 	}
-	return wr.flush()
+	wr.clock.End()
+	if err != nil {
+		wr.s.log.Debug("sse: write failed", "remote", wr.remote, "err", err)
+	}
+	return err
 }
+
+// cut makes a write that overran the write timeout fail (WriteGuard).
+func (wr *writer) expire() { _ = wr.rc.SetWriteDeadline(time.Now()) }
 
 // hello writes the first frame: retry:, and the stream's resume position as
 // id: when it has one. A live stream's starting cursors are a position the

@@ -36,6 +36,8 @@ type conn struct {
 // run serves the attached connection until it ends.
 func (c *conn) run() {
 	c.readDone = make(chan struct{})
+	c.cork.clock = c.s.guard.Watch(c.cork.cut)
+	defer c.cork.clock.Release()
 	go c.read() // owner: run, which waits for readDone below
 	transports.Serve(c.sub, c, transports.LoopConfig{
 		Heartbeat:   c.s.cfg.Heartbeat,
@@ -62,6 +64,7 @@ func (c *conn) onPong(context.Context, []byte) { c.touch() }
 
 // read reads client frames until the connection fails or closes.
 func (c *conn) read() {
+	defer c.sub.Wake() // the loop looks at readDone when woken
 	defer close(c.readDone)
 	for {
 		// No context deadline: the writer closes the socket to stop us,

@@ -2,85 +2,119 @@ package ws
 
 import (
 	"bufio"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/twinstream/twinstream/transports"
 )
 
-// corkConn is the hijacked connection under coder/websocket: a user-space
-// cork. coder/websocket flushes its buffered writer at the end of every
-// message, which would make one write(2) per event. While the connection's
-// writer holds the cork (a drained batch, a heartbeat), whatever the library
-// flushes is gathered in one buffer, and Uncork sends it with a single
-// write, within one write deadline. Writes made while it is not corked
-// (pongs and close frames, which coder/websocket bounds itself) go straight
-// to the socket. The buffer is borrowed from the server's pool for the batch
-// only, so an idle connection holds none.
+// corkConn is the hijacked connection under coder/websocket, and the
+// connection's batch writer: a user-space cork. coder/websocket flushes its
+// buffered writer at the end of every message (one write(2) per event), takes
+// two locks per message and arms a timer per message for a context deadline.
+// The connection loop's batches (events, control frames, heartbeats) are
+// therefore not written through the library: corkConn encodes each item as
+// an unmasked text frame (RFC 6455 §5.2: a 2 to 10-byte header, then the
+// payload), gathers the batch in one buffer and sends it with a single write,
+// bounded by the server's WriteGuard. coder/websocket keeps everything else:
+// the handshake, reading, control frames (pongs, close) and the close
+// handshake; its writes (whole frames, one Write each: its buffered writer
+// is flushed at the end of every frame) go straight to the socket.
 //
-// Every write to the socket goes through Write or Uncork, under mu, so the
-// frames of coder/websocket (whole frames, under its own frame lock) and the
-// cork's flush never interleave.
+// Every write to the socket happens under mu, so the library's frames and a
+// batch never interleave; once the library has written a close frame, no
+// batch follows it. The gather buffer is borrowed from the server's pool for
+// one batch only, so an idle connection holds none.
 type corkConn struct {
 	net.Conn
-	timeout time.Duration // deadline of a flush
-	pool    *sync.Pool    // *[]byte flush buffers, shared by the server's connections
+	pool  *sync.Pool // *[]byte batch buffers, shared by the server's connections
+	clock *transports.WriteClock
 
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte // gathered frames while corked; nil otherwise
-	writes uint64  // write(2) calls made on the socket (tests and stats)
+	mu        sync.Mutex
+	closeSent bool   // the library wrote a close frame: no data may follow
+	writes    uint64 // write(2) calls made on the socket (tests and stats)
 }
 
-// corkFlushAt is how much a corked batch gathers before it is written out
-// early (a very large backlog goes out in writes of about this size).
+// corkFlushAt is how much a batch gathers before it is written out early
+// (a very large backlog goes out in writes of about this size).
 const corkFlushAt = 64 << 10
 
-// maxPooledCork is the largest flush buffer returned to the pool.
+// maxPooledCork is the largest batch buffer returned to the pool.
 const maxPooledCork = 256 << 10
 
-// Write gathers p while corked, and writes it to the socket otherwise.
+// pingFrame is an unmasked WebSocket ping with no payload (RFC 6455
+// §5.5.2). The writer sends it itself, so a heartbeat costs no goroutine
+// and no timer (coder/websocket's Ping waits for the pong in a goroutine of
+// its own); the pong arrives through the reader (onPong).
+const pingFrame = "\x89\x00"
+
+// Write is coder/websocket's path to the socket (control frames, the
+// close handshake, and error frames written before the loop starts).
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.corked {
-		c.writes++
-		return c.Conn.Write(p)
+	if len(p) > 0 && p[0] == 0x88 { // FIN + close
+		c.closeSent = true
 	}
-	if c.buf == nil {
-		c.buf = c.pool.Get().(*[]byte)
-	}
-	*c.buf = append(*c.buf, p...)
-	if len(*c.buf) >= corkFlushAt {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
+	c.writes++
+	return c.Conn.Write(p)
 }
 
-// Cork starts gathering writes.
-func (c *corkConn) Cork() {
-	c.mu.Lock()
-	c.corked = true
-	c.mu.Unlock()
-}
-
-// Uncork writes what was gathered, in one write, and stops gathering.
-func (c *corkConn) Uncork() error {
+// writeBatch sends items as text frames in one write (or, past
+// corkFlushAt, in writes of about that size). A heartbeat is a batch with
+// ping set: a protocol ping goes first.
+func (c *corkConn) writeBatch(items []transports.Item, ping bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.corked = false
-	err := c.flushLocked()
-	if c.buf != nil {
-		if cap(*c.buf) <= maxPooledCork {
-			*c.buf = (*c.buf)[:0]
-			c.pool.Put(c.buf)
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	bp := c.pool.Get().(*[]byte)
+	b := (*bp)[:0]
+	if ping {
+		b = append(b, pingFrame...)
+	}
+	var err error
+	for _, it := range items {
+		p := it.Control
+		if it.Event != nil {
+			p = it.Event.JSON()
 		}
-		c.buf = nil
+		b = appendTextFrame(b, p)
+		if len(b) >= corkFlushAt {
+			if err = c.flushLocked(b); err != nil {
+				break
+			}
+			b = b[:0]
+		}
+	}
+	if err == nil {
+		err = c.flushLocked(b)
+	}
+	if cap(b) <= maxPooledCork {
+		*bp = b[:0]
+		c.pool.Put(bp)
 	}
 	return err
 }
+
+// flushLocked writes b to the socket under the write guard. Caller holds mu.
+func (c *corkConn) flushLocked(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	c.writes++
+	c.clock.Begin()
+	_, err := c.Conn.Write(b)
+	c.clock.End()
+	return err
+}
+
+// cut makes a write that overran the write timeout fail (WriteGuard).
+func (c *corkConn) cut() { _ = c.Conn.SetWriteDeadline(time.Now()) }
 
 // Writes reports how many write(2) calls the connection made.
 func (c *corkConn) Writes() uint64 {
@@ -89,26 +123,27 @@ func (c *corkConn) Writes() uint64 {
 	return c.writes
 }
 
-// flushLocked writes the gathered bytes within the flush deadline; the
-// deadline is lifted again afterwards, so that the library's own writes
-// between batches are not cut by a stale one. Caller holds mu.
-func (c *corkConn) flushLocked() error {
-	if c.buf == nil || len(*c.buf) == 0 {
-		return nil
+// appendTextFrame appends p as one unmasked, final text frame.
+func appendTextFrame(b, p []byte) []byte {
+	const finText = 0x81
+	switch n := len(p); {
+	case n < 126:
+		b = append(b, finText, byte(n))
+	case n <= 0xffff:
+		b = append(b, finText, 126)
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	default:
+		b = append(b, finText, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
-	c.writes++
-	_, err := c.Conn.Write(*c.buf)
-	_ = c.Conn.SetWriteDeadline(time.Time{})
-	*c.buf = (*c.buf)[:0]
-	return err
+	return append(b, p...)
 }
 
 // connBufferSize is the size of the buffered reader and writer given to
-// coder/websocket in place of net/http's 4 KiB ones. Server frames are
-// gathered by the cork, so the writer only needs to hold a frame header and
-// a small control frame; clients send few, small frames. Smaller buffers
-// are most of what an idle connection costs.
+// coder/websocket in place of net/http's 4 KiB ones. Batches do not go
+// through the library's writer, which only needs to hold a control frame;
+// clients send few, small frames. These buffers are most of what an idle
+// connection costs.
 const connBufferSize = 512
 
 // corkWriter wraps the upgrade's ResponseWriter so that coder/websocket's
@@ -139,21 +174,3 @@ func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap lets http.ResponseController reach the wrapped writer.
 func (w *corkWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// pingFrame is an unmasked WebSocket ping with no payload (RFC 6455 5.5.2).
-const pingFrame = "\x89\x00"
-
-// gatherPing adds a protocol ping to the corked batch: the writer sends it
-// itself, so a heartbeat costs no goroutine and no timer (coder/websocket's
-// Ping waits for the pong in a goroutine of its own). The pong arrives
-// through the reader (onPong). It is written between whole frames of the
-// writer's own, and the library's frames from other goroutines (pongs,
-// close) are whole single Writes, so frames never interleave.
-func (c *corkConn) gatherPing() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.buf == nil {
-		c.buf = c.pool.Get().(*[]byte)
-	}
-	*c.buf = append(*c.buf, pingFrame...)
-}

@@ -25,7 +25,8 @@ type Server struct {
 	log   *slog.Logger
 	epoch time.Time // monotonic base of liveness stamps
 	bufs  sync.Pool // *[]byte read buffers, shared by all readers
-	corks sync.Pool // *[]byte cork flush buffers, shared by all writers
+	corks sync.Pool // *[]byte batch buffers, shared by all writers (corkConn)
+	guard *transports.WriteGuard
 
 	wg     sync.WaitGroup // one per handler past the shutdown check
 	mu     sync.Mutex
@@ -39,7 +40,7 @@ func New(cfg Config) *Server {
 		panic("ws: Config.Hub is required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, epoch: time.Now(), conns: map[*conn]struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, epoch: time.Now(), conns: map[*conn]struct{}{}, guard: transports.NewWriteGuard(cfg.WriteTimeout)}
 	s.bufs.New = func() any {
 		b := make([]byte, 0, 512)
 		return &b
@@ -304,7 +305,7 @@ func (c *conn) attachFailed(err error) {
 
 // newCork wraps a hijacked connection in the server's user-space cork.
 func (s *Server) newCork(nc net.Conn) *corkConn {
-	return &corkConn{Conn: nc, timeout: s.cfg.WriteTimeout, pool: &s.corks}
+	return &corkConn{Conn: nc, pool: &s.corks}
 }
 
 func writeError(w http.ResponseWriter, status int, ef transports.ErrorFrame) {

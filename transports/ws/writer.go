@@ -15,36 +15,14 @@ import (
 // does the WebSocket I/O.
 var _ transports.Conn = (*conn)(nil)
 
-// WriteBatch writes a drained batch as text frames, corked: the frames go
-// out in one write(2) (corkConn), within one write deadline. The library's
-// own per-message deadline is not used (context.Background has no Done
-// channel, so coder/websocket arms no timer per frame): a frame written
-// while corked never touches the socket.
-func (c *conn) WriteBatch(items []transports.Item) error {
-	c.cork.Cork()
-	for _, it := range items {
-		b := it.Control
-		if it.Event != nil {
-			b = it.Event.JSON()
-		}
-		if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
-			_ = c.cork.Uncork()
-			return err
-		}
-	}
-	return c.cork.Uncork()
-}
+// WriteBatch writes a drained batch as text frames, in one write (see
+// corkConn), bounded by the server's WriteGuard.
+func (c *conn) WriteBatch(items []transports.Item) error { return c.cork.writeBatch(items, false) }
 
 // Heartbeat sends a protocol ping and the app-level ping frame, in one
 // write. Pongs (protocol or app-level) count as liveness.
 func (c *conn) Heartbeat() error {
-	c.cork.Cork()
-	c.cork.gatherPing()
-	err := c.ws.Write(context.Background(), websocket.MessageText, transports.PingFrame(time.Now()))
-	if uerr := c.cork.Uncork(); err == nil {
-		err = uerr
-	}
-	return err
+	return c.cork.writeBatch([]transports.Item{{Control: transports.PingFrame(time.Now())}}, true)
 }
 
 // Close ends the connection: with a reason, a close frame with the
