@@ -8,8 +8,7 @@ import (
 // The rule (0 is the default, negative is none) is client.IdleTimeout's,
 // tested there; this checks the default the client gives it.
 func TestClientIdleTimeoutDefault(t *testing.T) {
-	c := NewClient(ClientConfig{URL: "http://x/sse", IdleTimeout: 0})
-	if got := c.idleTimeout(); got != 45*time.Second {
+	if got := NewClient(ClientConfig{URL: "http://x/sse"}).idleTimeout(); got != 45*time.Second {
 		t.Errorf("IdleTimeout 0: got %v, want 45s", got)
 	}
 }

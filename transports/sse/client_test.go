@@ -15,100 +15,19 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/internal/streamtest"
 	"github.com/twinstream/twinstream/transports/sse"
 )
 
 // recorder collects what a Go client receives.
 type recorder struct {
-	mu       sync.Mutex
-	events   []transports.WireEvent
-	controls []string
-	states   []sse.ClientState
+	streamtest.Recorder[sse.ClientState]
 }
 
+// config is a ClientConfig for url that reports to r and reconnects fast.
 func (r *recorder) config(url string) sse.ClientConfig {
-	return sse.ClientConfig{
-		URL:     url,
-		Backoff: transports.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
-		OnEvent: func(e transports.WireEvent) {
-			r.mu.Lock()
-			r.events = append(r.events, e)
-			r.mu.Unlock()
-		},
-		OnControl: func(raw []byte) {
-			r.mu.Lock()
-			r.controls = append(r.controls, string(raw))
-			r.mu.Unlock()
-		},
-		OnState: func(s sse.ClientState) {
-			r.mu.Lock()
-			r.states = append(r.states, s)
-			r.mu.Unlock()
-		},
-	}
-}
-
-// seqs returns the seqs received on topic.
-func (r *recorder) seqs(topic string) []uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []uint64
-	for _, e := range r.events {
-		if e.Topic == topic {
-			out = append(out, e.Seq)
-		}
-	}
-	return out
-}
-
-func (r *recorder) snapshot() ([]transports.WireEvent, []string, []sse.ClientState) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.events), slices.Clone(r.controls), slices.Clone(r.states)
-}
-
-// running is a Client.Run in progress.
-type running struct {
-	cancel context.CancelFunc
-	done   chan struct{} // closed when Run returned
-	err    error         // Run's result, once done
-}
-
-// run starts c.Run until stop or the end of the test.
-func run(t *testing.T, c *sse.Client) *running {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		r.err = c.Run(ctx)
-	}()
-	t.Cleanup(func() { r.stop() })
-	return r
-}
-
-// stop cancels Run and returns its error.
-func (r *running) stop() error {
-	r.cancel()
-	select {
-	case <-r.done:
-		return r.err
-	case <-time.After(wait):
-		return errors.New("Run did not return after cancel")
-	}
-}
-
-// contiguous checks that seqs is exactly from..to.
-func contiguous(seqs []uint64, from, to uint64) error {
-	if uint64(len(seqs)) != to-from+1 {
-		return fmt.Errorf("got %d events, want %d (%v)", len(seqs), to-from+1, seqs)
-	}
-	for i, s := range seqs {
-		if s != from+uint64(i) {
-			return fmt.Errorf("event %d has seq %d, want %d (gap or duplicate)", i, s, from+uint64(i))
-		}
-	}
-	return nil
+	return sse.ClientConfig{URL: url, Backoff: streamtest.Backoff,
+		OnEvent: r.OnEvent, OnControl: r.OnControl, OnState: r.OnState}
 }
 
 // An admin drop ends the streams; the Go client reconnects with
@@ -121,25 +40,25 @@ func TestClientResumesAfterDrops(t *testing.T) {
 		cc.Topics = []string{"news"}
 		return cc
 	}())
-	r := run(t, c)
-	eventually(t, "connect", func() bool { return c.Stats().Connects == 1 })
+	r := streamtest.Run(t, c.Run)
+	streamtest.WaitFor(t, "connect", func() bool { return c.Stats().Connects == 1 })
 
 	const n = 300
 	for i := 1; i <= n; i++ {
-		e.publish(t, "news", "n", fmt.Sprintf(`{"i":%d}`, i))
+		streamtest.Publish(t, e.hub, "news", "n", fmt.Sprintf(`{"i":%d}`, i))
 		if i%100 == 0 && i < n {
 			if got := e.hub.DropAll(sse.Transport); got != 1 {
 				t.Fatalf("DropAll dropped %d streams, want 1", got)
 			}
 			want := uint64(i / 100)
-			eventually(t, "reconnect", func() bool { return c.Stats().Reconnects == want })
+			streamtest.WaitFor(t, "reconnect", func() bool { return c.Stats().Reconnects == want })
 		}
 	}
-	eventually(t, "every event", func() bool { return len(rec.seqs("news")) >= n })
-	if err := r.stop(); !errors.Is(err, context.Canceled) {
+	streamtest.WaitFor(t, "every event", func() bool { return len(rec.Seqs("news")) >= n })
+	if err := r.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run after cancel = %v, want context.Canceled", err)
 	}
-	if err := contiguous(rec.seqs("news"), 1, n); err != nil {
+	if err := streamtest.Contiguous(rec.Seqs("news"), 1, n); err != nil {
 		t.Error(err)
 	}
 	st := c.Stats()
@@ -151,7 +70,7 @@ func TestClientResumesAfterDrops(t *testing.T) {
 	if len(hdrs) != 3 || hdrs[0] != "" || !strings.Contains(hdrs[1], ",news=") || !strings.Contains(hdrs[2], ",news=") {
 		t.Errorf("Last-Event-ID headers %q", hdrs)
 	}
-	_, _, states := rec.snapshot()
+	states := rec.States()
 	want := []sse.ClientState{sse.StateConnecting, sse.StateOpen, sse.StateWaiting, sse.StateOpen, sse.StateWaiting, sse.StateOpen, sse.StateClosed}
 	if !slices.Equal(states, want) {
 		t.Errorf("states %v, want %v", states, want)
@@ -163,27 +82,17 @@ func TestClientResumesAfterDrops(t *testing.T) {
 func TestClientTaskStreamEnds(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	topic := transports.TaskTopic("t1")
-	e.publish(t, topic, transports.KindQueued, `{"status":"queued"}`)
+	streamtest.Publish(t, e.hub, topic, transports.KindQueued, `{"status":"queued"}`)
 	var rec recorder
 	c := sse.NewClient(rec.config(e.ts.URL + "/sse/tasks/t1"))
-	r := run(t, c)
-	eventually(t, "snapshot", func() bool { return len(rec.seqs(topic)) == 1 })
-	e.publish(t, topic, transports.KindProgress, `{"status":"running"}`)
-	e.publish(t, topic, transports.KindCompleted, `{"status":"completed"}`)
-	select {
-	case <-r.done:
-		if r.err != nil {
-			t.Fatalf("Run = %v, want nil after 204", r.err)
-		}
-	case <-time.After(wait):
-		t.Fatal("Run did not return after the task ended")
+	r := streamtest.Run(t, c.Run)
+	streamtest.WaitFor(t, "snapshot", func() bool { return len(rec.Seqs(topic)) == 1 })
+	streamtest.Publish(t, e.hub, topic, transports.KindProgress, `{"status":"running"}`)
+	streamtest.Publish(t, e.hub, topic, transports.KindCompleted, `{"status":"completed"}`)
+	if err := r.Result(t); err != nil {
+		t.Fatalf("Run = %v, want nil after 204", err)
 	}
-	events, _, _ := rec.snapshot()
-	var kinds []string
-	for _, ev := range events {
-		kinds = append(kinds, fmt.Sprintf("%s#%d", ev.Event, ev.Seq))
-	}
-	if fmt.Sprint(kinds) != "[snapshot#1 progress#2 completed#3]" {
+	if kinds := fmt.Sprint(rec.Kinds()); kinds != "[snapshot:1 progress:2 completed:3]" {
 		t.Errorf("events %v", kinds)
 	}
 	if st := c.Stats(); st.Connects != 1 || st.Reconnects != 0 || st.Events != 3 {
@@ -211,7 +120,7 @@ func TestClientErrors(t *testing.T) {
 		if !errors.As(err, &se) || se.StatusCode != tc.status || se.Frame.Code != tc.code {
 			t.Errorf("%s: Run = %v, want status %d code %s", tc.path, err, tc.status, tc.code)
 		}
-		if _, _, states := rec.snapshot(); !slices.Equal(states, []sse.ClientState{sse.StateConnecting, sse.StateClosed}) {
+		if states := rec.States(); !slices.Equal(states, []sse.ClientState{sse.StateConnecting, sse.StateClosed}) {
 			t.Errorf("%s: states %v", tc.path, states)
 		}
 	}
@@ -242,18 +151,18 @@ func TestClientRetriesUnavailable(t *testing.T) {
 
 	var rec recorder
 	c := sse.NewClient(rec.config(front.URL + "/sse?topic=news"))
-	r := run(t, c)
-	eventually(t, "connect", func() bool { return c.Stats().Connects == 1 })
-	e.publish(t, "news", "n", `{}`)
-	eventually(t, "event 1", func() bool { return len(rec.seqs("news")) == 1 })
+	r := streamtest.Run(t, c.Run)
+	streamtest.WaitFor(t, "connect", func() bool { return c.Stats().Connects == 1 })
+	streamtest.Publish(t, e.hub, "news", "n", `{}`)
+	streamtest.WaitFor(t, "event 1", func() bool { return len(rec.Seqs("news")) == 1 })
 	fail.Store(2)
 	e.hub.DropAll(sse.Transport)
-	e.publish(t, "news", "n", `{}`)
-	eventually(t, "reconnect", func() bool { return c.Stats().Reconnects == 1 })
-	e.publish(t, "news", "n", `{}`)
-	eventually(t, "event 3", func() bool { return len(rec.seqs("news")) >= 3 })
-	r.stop()
-	if err := contiguous(rec.seqs("news"), 1, 3); err != nil {
+	streamtest.Publish(t, e.hub, "news", "n", `{}`)
+	streamtest.WaitFor(t, "reconnect", func() bool { return c.Stats().Reconnects == 1 })
+	streamtest.Publish(t, e.hub, "news", "n", `{}`)
+	streamtest.WaitFor(t, "event 3", func() bool { return len(rec.Seqs("news")) >= 3 })
+	r.Stop()
+	if err := streamtest.Contiguous(rec.Seqs("news"), 1, 3); err != nil {
 		t.Error(err)
 	}
 	mu.Lock()
@@ -272,11 +181,11 @@ func TestClientHonoursServerRetry(t *testing.T) {
 	cfg := rec.config(e.ts.URL + "/sse?topic=news")
 	cfg.Backoff = transports.Backoff{Initial: time.Minute, Max: time.Hour, Jitter: -1}
 	c := sse.NewClient(cfg)
-	r := run(t, c)
-	eventually(t, "connect", func() bool { return c.Stats().Connects == 1 })
+	r := streamtest.Run(t, c.Run)
+	streamtest.WaitFor(t, "connect", func() bool { return c.Stats().Connects == 1 })
 	e.hub.DropAll(sse.Transport)
-	eventually(t, "reconnect at the server's retry:", func() bool { return c.Stats().Reconnects == 1 })
-	if err := r.stop(); !errors.Is(err, context.Canceled) {
+	streamtest.WaitFor(t, "reconnect at the server's retry:", func() bool { return c.Stats().Reconnects == 1 })
+	if err := r.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v", err)
 	}
 }
@@ -286,8 +195,8 @@ func TestClientCountsHeartbeats(t *testing.T) {
 	e := newEnv(t, envOpts{cfg: sse.Config{Heartbeat: 10 * time.Millisecond}})
 	var rec recorder
 	c := sse.NewClient(rec.config(e.ts.URL + "/sse?topic=news"))
-	_ = run(t, c)
-	eventually(t, "pings", func() bool { return c.Stats().Pings >= 3 })
+	_ = streamtest.Run(t, c.Run)
+	streamtest.WaitFor(t, "pings", func() bool { return c.Stats().Pings >= 3 })
 	if st := c.Stats(); st.Bytes < st.Pings*uint64(len(": ping\n\n")) {
 		t.Errorf("stats %+v: fewer bytes than the pings take", st)
 	}
@@ -328,29 +237,29 @@ func TestConnectionLimits(t *testing.T) {
 			oc := other.config(e.ts.URL + "/sse?topic=news")
 			oc.HTTPClient = &http.Client{Transport: tr}
 			otherClient := sse.NewClient(oc)
-			otherRun := run(t, otherClient)
-			eventually(t, "other IP's first answer", func() bool {
+			otherRun := streamtest.Run(t, otherClient.Run)
+			streamtest.WaitFor(t, "other IP's first answer", func() bool {
 				st := otherClient.Stats()
 				return st.Connects+st.Refused > 0
 			})
 			if got := otherClient.Stats().Connects == 1; got != tc.otherIPOK {
 				t.Errorf("127.0.0.2 accepted = %v, want %v (stats %+v)", got, tc.otherIPOK, otherClient.Stats())
 			}
-			otherRun.stop()
+			otherRun.Stop()
 
 			var rec recorder
 			c := sse.NewClient(rec.config(e.ts.URL + "/sse?topic=news"))
-			r := run(t, c)
-			eventually(t, "refusal", func() bool { return c.Stats().Refused >= 1 })
+			r := streamtest.Run(t, c.Run)
+			streamtest.WaitFor(t, "refusal", func() bool { return c.Stats().Refused >= 1 })
 			if st := c.Stats(); st.Connects != 0 {
 				t.Fatalf("a refused client counts as connected: %+v", st)
 			}
 			first.close()
-			eventually(t, "connect", func() bool { return c.Stats().Connects == 1 })
-			ev := e.publish(t, "news", "n", `{}`)
-			eventually(t, "event", func() bool { return slices.Equal(rec.seqs("news"), []uint64{ev.Seq}) })
-			r.stop()
-			_, controls, _ := rec.snapshot()
+			streamtest.WaitFor(t, "connect", func() bool { return c.Stats().Connects == 1 })
+			ev := streamtest.Publish(t, e.hub, "news", "n", `{}`)
+			streamtest.WaitFor(t, "event", func() bool { return slices.Equal(rec.Seqs("news"), []uint64{ev.Seq}) })
+			r.Stop()
+			controls := rec.Controls()
 			if len(controls) == 0 || !strings.Contains(controls[0], "too_many_connections") {
 				t.Errorf("controls %q, want the too_many_connections frame", controls)
 			}
@@ -371,12 +280,12 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 	}
 	defer slow.Close()
 	fmt.Fprintf(slow, "GET /sse?topic=news HTTP/1.1\r\nHost: test\r\n\r\n") // and never read
-	eventually(t, "slow client attached", func() bool { return e.hub.Stats().Connections[sse.Transport] == 1 })
+	streamtest.WaitFor(t, "slow client attached", func() bool { return e.hub.Stats().Connections[sse.Transport] == 1 })
 
 	var rec recorder
 	fast := sse.NewClient(rec.config(e.ts.URL + "/sse?topic=news"))
-	r := run(t, fast)
-	eventually(t, "fast client attached", func() bool { return fast.Stats().Connects == 1 })
+	r := streamtest.Run(t, fast.Run)
+	streamtest.WaitFor(t, "fast client attached", func() bool { return fast.Stats().Connects == 1 })
 
 	data := fmt.Sprintf(`{"pad":%q}`, strings.Repeat("x", 16<<10))
 	n := 0
@@ -384,19 +293,19 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 		if n == 4000 {
 			t.Fatal("the slow client was never cut off")
 		}
-		e.publish(t, "news", "n", data)
+		streamtest.Publish(t, e.hub, "news", "n", data)
 		n++
 		if n%8 == 0 { // the fast client keeps pace, whatever the slow one does
-			eventually(t, "fast client keeps up", func() bool { return len(rec.seqs("news")) == n })
+			streamtest.WaitFor(t, "fast client keeps up", func() bool { return len(rec.Seqs("news")) == n })
 		}
 	}
 	for range 10 {
-		e.publish(t, "news", "n", data)
+		streamtest.Publish(t, e.hub, "news", "n", data)
 		n++
 	}
-	eventually(t, "fast client gets everything", func() bool { return len(rec.seqs("news")) == n })
-	r.stop()
-	if err := contiguous(rec.seqs("news"), 1, uint64(n)); err != nil {
+	streamtest.WaitFor(t, "fast client gets everything", func() bool { return len(rec.Seqs("news")) == n })
+	r.Stop()
+	if err := streamtest.Contiguous(rec.Seqs("news"), 1, uint64(n)); err != nil {
 		t.Error(err)
 	}
 	if st := fast.Stats(); st.Reconnects != 0 {
@@ -406,7 +315,7 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 		t.Errorf("SlowClosed = %d, want 1", got)
 	}
 	// The server closes the slow connection (after its write deadline).
-	_ = slow.SetReadDeadline(time.Now().Add(wait))
+	_ = slow.SetReadDeadline(time.Now().Add(streamtest.Wait))
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := slow.Read(buf); err != nil {

@@ -273,18 +273,6 @@ func (r *raw) end(t *testing.T) error {
 	}
 }
 
-// eventually polls cond until it holds or the wait runs out.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // errorBody reads a JSON error response.
 func errorBody(t *testing.T, res *http.Response) transports.ErrorFrame {
 	t.Helper()

@@ -3,58 +3,34 @@ package ws_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/internal/streamtest"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
-// silentServer upgrades every request, sends one event (seq = the
+// newSilentServer upgrades every request, sends one event (seq = the
 // connection's number) and then nothing at all: no heartbeat, no close.
-type silentServer struct {
-	ts *httptest.Server
-
-	mu      sync.Mutex
-	cursors []string // last_event_id of every connection, in order
-}
-
-func newSilentServer(t *testing.T) *silentServer {
-	t.Helper()
-	s := &silentServer{}
-	s.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func newSilentServer(t *testing.T) *streamtest.Silent {
+	return streamtest.NewSilent(t, false, func(s *streamtest.Silent, w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer c.CloseNow()
-		s.mu.Lock()
-		s.cursors = append(s.cursors, r.URL.Query().Get("last_event_id"))
-		n := len(s.cursors)
-		s.mu.Unlock()
-		ev := fmt.Sprintf(`{"type":"event","topic":"task:1","seq":%d,"event":"progress","ts":1,"data":{}}`, n)
-		if err := c.Write(r.Context(), websocket.MessageText, []byte(ev)); err != nil {
+		n := s.Connected(r.URL.Query().Get("last_event_id"))
+		if err := c.Write(r.Context(), websocket.MessageText, []byte(streamtest.SilentEvent(n))); err != nil {
 			return
 		}
 		// Reading sends nothing; it returns when the client goes away.
 		_, _, _ = c.Read(context.Background())
-	}))
-	t.Cleanup(s.ts.Close) // after the clients' cleanups: they stop first
-	return s
-}
-
-func (s *silentServer) connections() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.cursors)
+	})
 }
 
 // A server that falls silent is dropped after IdleTimeout and the client
@@ -62,7 +38,7 @@ func (s *silentServer) connections() []string {
 // client keeps waiting.
 func TestClientIdleTimeoutReconnects(t *testing.T) {
 	s := newSilentServer(t)
-	url := "ws" + s.ts.URL[len("http"):] + "/ws/tasks/1"
+	url := "ws" + s.URL[len("http"):] + "/ws/tasks/1"
 
 	var rec, recOff recorder
 	cfg := rec.config(url)
@@ -71,12 +47,12 @@ func TestClientIdleTimeoutReconnects(t *testing.T) {
 	cfgOff := recOff.config(url)
 	cfgOff.IdleTimeout = -1
 	off := ws.NewClient(cfgOff)
-	run(t, off)
-	waitFor(t, "the disabled client's first event", func() bool { return len(recOff.seqs("task:1")) == 1 })
-	r := run(t, c)
+	streamtest.Run(t, off.Run)
+	streamtest.WaitFor(t, "the disabled client's first event", func() bool { return len(recOff.Seqs("task:1")) == 1 })
+	r := streamtest.Run(t, c.Run)
 
-	waitFor(t, "two idle reconnects", func() bool { return c.Stats().Reconnects >= 2 })
-	if err := r.stop(); !errors.Is(err, context.Canceled) {
+	streamtest.WaitFor(t, "two idle reconnects", func() bool { return c.Stats().Reconnects >= 2 })
+	if err := r.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
 	}
 	if st := c.Stats(); st.Connects != st.Reconnects+1 || st.Events < 2 {
@@ -85,15 +61,7 @@ func TestClientIdleTimeoutReconnects(t *testing.T) {
 	// The client connected second (the disabled one first, with no
 	// cursor): its first connection has no cursor, and each later one
 	// resumes from the seq the previous connection delivered.
-	conns := s.connections()
-	if len(conns) < 4 || conns[0] != "" || conns[1] != "" {
-		t.Fatalf("last_event_id of the connections: %q", conns)
-	}
-	for i := 2; i < len(conns); i++ {
-		if want := fmt.Sprint(i); conns[i] != want {
-			t.Errorf("connection %d resumed from %q, want %q (all: %q)", i+1, conns[i], want, conns)
-		}
-	}
+	s.CheckResumed(t)
 	if st := off.Stats(); st.Connects != 1 || st.Reconnects != 0 {
 		t.Errorf("the client without IdleTimeout reconnected: %+v", st)
 	}
@@ -102,68 +70,17 @@ func TestClientIdleTimeoutReconnects(t *testing.T) {
 // A server that accepts the TCP connection but never answers the handshake
 // is given up on after IdleTimeout too.
 func TestClientIdleTimeoutHandshake(t *testing.T) {
-	accepts := make(chan net.Conn, 16)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			select {
-			case accepts <- conn:
-			default:
-				conn.Close()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-		close(accepts)
-		for conn := range accepts {
-			conn.Close()
-		}
-	})
-
+	m := streamtest.NewMute(t)
 	var rec recorder
-	cfg := rec.config("ws://" + ln.Addr().String() + "/ws/tasks/1")
+	cfg := rec.config("ws://" + m.Addr() + "/ws/tasks/1")
 	cfg.IdleTimeout = 300 * time.Millisecond
 	c := ws.NewClient(cfg)
-	r := run(t, c)
-	var first net.Conn
-	select {
-	case first = <-accepts:
-	case <-time.After(wait):
-		t.Fatal("the client never connected")
-	}
-	defer first.Close()
+	r := streamtest.Run(t, c.Run)
+	first := m.Next(t, "the client never connected")
 	// The client hangs up and dials again.
-	_ = first.SetReadDeadline(time.Now().Add(wait))
-	if _, err := first.Read(make([]byte, 4<<10)); err != nil {
-		t.Fatalf("reading the handshake request: %v", err)
-	}
-	for {
-		if _, err := first.Read(make([]byte, 4<<10)); err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				t.Fatal("the client kept waiting for the handshake")
-			}
-			break
-		}
-	}
-	select {
-	case second := <-accepts:
-		second.Close()
-	case <-time.After(wait):
-		t.Fatal("the client did not dial again")
-	}
-	if err := r.stop(); !errors.Is(err, context.Canceled) {
+	streamtest.HangsUp(t, first, "the handshake")
+	m.Next(t, "the client did not dial again").Close()
+	if err := r.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
 	}
 	if st := c.Stats(); st.Connects != 0 {
@@ -179,11 +96,11 @@ func TestClientIdleTimeoutHeartbeatsKeepAlive(t *testing.T) {
 	cfg := rec.config(e.url + "/ws?topic=news")
 	cfg.IdleTimeout = 300 * time.Millisecond
 	c := ws.NewClient(cfg)
-	run(t, c)
-	waitFor(t, "attached", func() bool { return len(c.Cursors()) == 1 })
+	streamtest.Run(t, c.Run)
+	streamtest.WaitFor(t, "attached", func() bool { return len(c.Cursors()) == 1 })
 	time.Sleep(1200 * time.Millisecond) // four IdleTimeouts of heartbeats only
-	e.publish(t, "news", "tick", `{}`)
-	waitFor(t, "event", func() bool { return len(rec.seqs("news")) == 1 })
+	streamtest.Publish(t, e.hub, "news", "tick", `{}`)
+	streamtest.WaitFor(t, "event", func() bool { return len(rec.Seqs("news")) == 1 })
 	if st := c.Stats(); st.Connects != 1 || st.Reconnects != 0 || st.Pings < 3 {
 		t.Errorf("stats %+v: want one connection kept alive by heartbeats", st)
 	}
@@ -206,7 +123,7 @@ func TestClientIdleTimeoutProtocolPings(t *testing.T) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				pctx, cancel := context.WithTimeout(ctx, wait)
+				pctx, cancel := context.WithTimeout(ctx, streamtest.Wait)
 				err := c.Ping(pctx)
 				cancel()
 				if err != nil {
@@ -220,10 +137,10 @@ func TestClientIdleTimeoutProtocolPings(t *testing.T) {
 	cfg := rec.config("ws" + ts.URL[len("http"):] + "/ws/tasks/1")
 	cfg.IdleTimeout = 300 * time.Millisecond
 	c := ws.NewClient(cfg)
-	r := run(t, c)
-	waitFor(t, "connect", func() bool { return c.Stats().Connects == 1 })
+	r := streamtest.Run(t, c.Run)
+	streamtest.WaitFor(t, "connect", func() bool { return c.Stats().Connects == 1 })
 	time.Sleep(1200 * time.Millisecond)
-	if err := r.stop(); !errors.Is(err, context.Canceled) {
+	if err := r.Stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
 	}
 	if st := c.Stats(); st.Connects != 1 || st.Reconnects != 0 || st.Bytes != 0 {
