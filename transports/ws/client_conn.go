@@ -51,6 +51,8 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 
 	// Cancelling ctx closes the connection politely; reads then fail. One
 	// AfterFunc per connection instead of a context (and its timer) per read.
+	// Its goroutine, started only if ctx ends during the session, is owned
+	// by this session: the deferred func below stops it or waits for it.
 	closed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(closed)

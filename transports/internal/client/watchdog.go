@@ -41,6 +41,8 @@ func (w *Watchdog) Start(d time.Duration, expire func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.d, w.expire = d, expire
+	// The timer's goroutine, started each time it fires, is owned by w:
+	// check re-arms it or expires once, and Stop disarms it.
 	w.t = time.AfterFunc(d, w.check)
 }
 
