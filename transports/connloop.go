@@ -1,6 +1,7 @@
 package transports
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -41,11 +42,6 @@ type LoopConfig struct {
 	// Closing, when closed, ends the connection with ReasonShutdown (for a
 	// transport that does not kick its subscribers on shutdown).
 	Closing <-chan struct{}
-	// Serve waits on the subscriber's Ready channel and its heartbeat
-	// timer only (a two-case wait costs a fraction of one on five
-	// channels, and it runs once per batch): whoever closes Gone or
-	// Closing must then call the subscriber's Wake. The hub wakes it
-	// itself when it queues items or kicks it.
 }
 
 // Serve is the one connection loop of both transports. It waits for the
@@ -58,6 +54,12 @@ type LoopConfig struct {
 // after calling c.Close exactly once; the caller then releases the
 // subscriber.
 //
+// Serve waits on the subscriber's Ready channel alone (a select over
+// several channels locks each of them on every wake-up, once per batch):
+// the hub wakes it when it queues items or kicks the subscriber, the
+// heartbeat timer wakes it, and whoever closes cfg.Gone or cfg.Closing must
+// then call the subscriber's Wake.
+//
 // The batch buffer is borrowed from the hub for the write and returned
 // after it, so an idle connection holds no batch memory.
 func Serve(sub *Subscriber, c Conn, cfg LoopConfig) {
@@ -67,12 +69,18 @@ func Serve(sub *Subscriber, c Conn, cfg LoopConfig) {
 	}
 	start := time.Now()
 	nextPing := hb
-	timer := time.NewTimer(loopWait(hb, idle, cfg.Heard))
+	// The heartbeat timer wakes the loop through the subscriber too, so the
+	// loop's wait is a plain receive on one channel (a select over several
+	// channels costs a lock of each on every wake-up, once per batch).
+	var due atomic.Bool
+	timer := time.AfterFunc(loopWait(hb, idle, cfg.Heard), func() {
+		due.Store(true)
+		sub.Wake()
+	})
 	defer timer.Stop()
 	for {
-		select {
-		case <-sub.Ready():
-		case <-timer.C:
+		<-sub.Ready()
+		if due.Swap(false) {
 			now := time.Since(start)
 			if idle > 0 && cfg.Heard() >= idle {
 				c.Close(ReasonIdleTimeout)
@@ -86,7 +94,6 @@ func Serve(sub *Subscriber, c Conn, cfg LoopConfig) {
 				nextPing = now + hb
 			}
 			timer.Reset(loopWait(nextPing-now, idle, cfg.Heard))
-			continue
 		}
 		// Woken: the hub queued items or kicked the subscriber, or the
 		// transport saw its peer go (or its server close).
