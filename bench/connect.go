@@ -55,6 +55,7 @@ func (r *Runner) connectOne(ctx context.Context, ts []*target, transport string)
 	fmt.Fprintf(r.logw(), "[%s] ramp done in %.1fs; holding for %s\n", label, ramp.Seconds(), c.Hold.D())
 	ph.holdAll()
 	holdStart := time.Now()
+	atStart, haveStart := ph.sampleServer(context.WithoutCancel(ctx))
 	sleepCtx(ctx, c.Hold.D())
 	held := time.Since(holdStart)
 	// The per-connection figures come from a sample taken now, every
@@ -72,12 +73,28 @@ func (r *Runner) connectOne(ctx context.Context, ts []*target, transport string)
 	before := ph.cpuFirst
 	ph.mu.Unlock()
 	perConn(tr, before, atHold, haveHold, open)
+	if haveStart && haveHold {
+		tr.ServerRSSHold = holdRSS(atStart, atHold, open)
+	}
 	return tr, cmpErr(ferr, merr)
 }
 
-// perConn sets the server's memory and goroutines per connection from a
-// sample taken before the clients connected and one taken with open
-// connections held.
+// holdRSS is the server's RSS at the start and at the end of the hold,
+// and the growth per connection open at the end (nil without RSS figures).
+func holdRSS(start, end procSample, open int) *HoldRSS {
+	if start.RSS <= 0 || end.RSS <= 0 {
+		return nil
+	}
+	h := &HoldRSS{StartBytes: start.RSS, EndBytes: end.RSS}
+	if open > 0 {
+		h.GrowthBytesPerConn = round3(float64(end.RSS-start.RSS) / float64(open))
+	}
+	return h
+}
+
+// perConn sets the server's memory (RSS, Go heap, goroutine stacks) and
+// goroutines per connection from a sample taken before the clients
+// connected and one taken with open connections held.
 func perConn(tr *TransportResult, before, held procSample, ok bool, open int) {
 	if !ok || open <= 0 {
 		return
@@ -88,6 +105,9 @@ func perConn(tr *TransportResult, before, held procSample, ok bool, open int) {
 	}
 	if before.HeapBytes > 0 && held.HeapBytes > 0 {
 		tr.ServerHeapBytesPerConn = round3(float64(held.HeapBytes-before.HeapBytes) / n)
+	}
+	if before.StacksBytes > 0 && held.StacksBytes > 0 {
+		tr.ServerStacksBytesPerConn = round3(float64(held.StacksBytes-before.StacksBytes) / n)
 	}
 	if before.Goroutines > 0 && held.Goroutines > 0 {
 		tr.ServerGoroutinesPerConn = round3(float64(held.Goroutines-before.Goroutines) / n)

@@ -31,12 +31,44 @@ type Env struct {
 	ServerAffinity  string `json:"server_affinity,omitempty"`
 	// SharedCores says whether server and load generator could run on the
 	// same cores; nil when unknown (a remote target).
-	SharedCores   *bool    `json:"shared_cores"`
-	OpenFilesMax  uint64   `json:"open_files_max"` // RLIMIT_NOFILE of this process
-	PortRange     string   `json:"ephemeral_port_range,omitempty"`
-	LoadAvg       string   `json:"loadavg_at_start"` // /proc/loadavg when the run started
-	Command       []string `json:"command"`
-	LoadgenBinary string   `json:"loadgen_binary,omitempty"`
+	SharedCores *bool `json:"shared_cores"`
+	// LoadgenGC is the load generator's GOGC and GOMEMLIMIT (its workers
+	// and the floor writer inherit them); ServerGC the spawned server's,
+	// from its /proc/<pid>/environ (nil for a --target: unknown).
+	LoadgenGC     GCSettings  `json:"loadgen_gc"`
+	ServerGC      *GCSettings `json:"server_gc,omitempty"`
+	OpenFilesMax  uint64      `json:"open_files_max"` // RLIMIT_NOFILE of this process
+	PortRange     string      `json:"ephemeral_port_range,omitempty"`
+	LoadAvg       string      `json:"loadavg_at_start"` // /proc/loadavg when the run started
+	Command       []string    `json:"command"`
+	LoadgenBinary string      `json:"loadgen_binary,omitempty"`
+}
+
+// GCSettings are the Go garbage collector's environment variables of a
+// process, as it got them: "" means unset (GOGC 100, no memory limit).
+type GCSettings struct {
+	GOGC       string `json:"gogc"`
+	GOMEMLIMIT string `json:"gomemlimit"`
+}
+
+// String is "GOGC=100 (unset), GOMEMLIMIT=off (unset)" or the values set.
+func (g GCSettings) String() string {
+	show := func(name, v, def string) string {
+		if v == "" {
+			return name + "=" + def + " (unset)"
+		}
+		return name + "=" + v
+	}
+	return show("GOGC", g.GOGC, "100") + ", " + show("GOMEMLIMIT", g.GOMEMLIMIT, "off")
+}
+
+// gcSettingsOf reads a local process's GC settings from its environment.
+func gcSettingsOf(pid int) (GCSettings, bool) {
+	v, ok := envOf(pid, "GOGC", "GOMEMLIMIT")
+	if !ok {
+		return GCSettings{}, false
+	}
+	return GCSettings{GOGC: v[0], GOMEMLIMIT: v[1]}, true
 }
 
 // CaptureEnv reads the environment. dir is the repository checkout (for the
@@ -52,6 +84,7 @@ func CaptureEnv(ctx context.Context, dir string) Env {
 		PortRange:       strings.Join(strings.Fields(readTrim("/proc/sys/net/ipv4/ip_local_port_range")), "-"),
 		Command:         os.Args,
 		LoadAvg:         readTrim("/proc/loadavg"),
+		LoadgenGC:       GCSettings{GOGC: os.Getenv("GOGC"), GOMEMLIMIT: os.Getenv("GOMEMLIMIT")},
 	}
 	e.Hostname, _ = os.Hostname()
 	if exe, err := os.Executable(); err == nil {
@@ -84,9 +117,12 @@ func CaptureEnv(ctx context.Context, dir string) Env {
 	return e
 }
 
-// SetServer records the server process's affinity and whether it shares
-// cores with the load generator.
+// SetServer records the server process's affinity, whether it shares
+// cores with the load generator, and its GC settings.
 func (e *Env) SetServer(pid int) {
+	if g, ok := gcSettingsOf(pid); ok {
+		e.ServerGC = &g
+	}
 	e.ServerAffinity = Affinity(pid)
 	if e.ServerAffinity == "" {
 		return

@@ -129,11 +129,12 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	ph.mu.Lock()
 	ph.status = func() string { return pub.stats().status() }
 	ph.mu.Unlock()
+	mark := ph.markCosts(ctx)
 	start := time.Now()
 	if ctx.Err() == nil {
 		pub.run(ctx, c.Duration.D())
 	}
-	tr, _, err := r.endPublished(ctx, ph, pub, ts, label, start)
+	tr, _, err := r.endMeasured(ctx, ph, pub, ts, label, start, &mark)
 	return tr, err
 }
 
@@ -142,12 +143,29 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 // merges the workers' results and fills in the publisher, server, duration
 // and throughput figures.
 func (r *Runner) endPublished(ctx context.Context, ph *phase, pub *publisher, ts []*target, label string, start time.Time) (*TransportResult, []*WorkerResult, error) {
+	return r.endMeasured(ctx, ph, pub, ts, label, start, nil)
+}
+
+// endMeasured is endPublished that, given costs (the mark taken before the
+// first publish), also sets the per-delivery figures, from a second mark
+// taken once every expected delivery was reported (or they stalled, or the
+// drain passed), before the clients disconnect.
+func (r *Runner) endMeasured(ctx context.Context, ph *phase, pub *publisher, ts []*target, label string, start time.Time, costs *costMark) (*TransportResult, []*WorkerResult, error) {
 	drain := r.Config.Drain.D()
 	if ctx.Err() != nil {
 		drain = 0
 	}
-	results, ferr := ph.finish(pub.Windows(), drain)
+	windows := pub.Windows()
+	var after costMark
+	if costs != nil {
+		drain = max(drain-ph.waitDelivered(ctx, expectedDeliveries(ph.specs, windows), drain), 0)
+		after = ph.markCosts(context.WithoutCancel(ctx))
+	}
+	results, ferr := ph.finish(windows, drain)
 	tr, merr := ph.merge(results)
+	if costs != nil {
+		tr.setCosts(*costs, after)
+	}
 	tr.Publisher = pub.stats()
 	tr.Publisher.report(r.logw(), label)
 	tr.Server = serverInfo(ts)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ type phase struct {
 	label   string
 	targets []*target
 	handles []*workerHandle
+	specs   []WorkerSpec
 	msgs    chan message
 	start   time.Time
 
@@ -77,6 +79,7 @@ func (r *Runner) startPhase(ctx context.Context, label string, targets []*target
 		}
 		p.handles = append(p.handles, h)
 		spec.Worker = i
+		p.specs = append(p.specs, spec)
 		if err := h.send(command{Op: opStart, Spec: &spec}); err != nil {
 			p.close()
 			return nil, err
@@ -169,22 +172,145 @@ func (p *phase) loadgenCPULocked() float64 {
 	return total
 }
 
+// loadgenCPUNow is the load generator's CPU time so far, read now from
+// /proc for this process and every worker process (a worker whose /proc
+// cannot be read counts with its latest progress).
+func (p *phase) loadgenCPUNow() float64 {
+	var total float64
+	if self, err := readProc(os.Getpid()); err == nil {
+		total = self.CPUSeconds
+	}
+	if p.r != nil && p.r.Config.InProcess {
+		return total
+	}
+	p.mu.Lock()
+	latest := make(map[int]float64, len(p.latest))
+	for k, w := range p.latest {
+		latest[k] = w.CPUSeconds
+	}
+	p.mu.Unlock()
+	for _, h := range p.handles {
+		if h.cmd != nil && h.cmd.Process != nil {
+			if s, err := readProc(h.cmd.Process.Pid); err == nil {
+				total += s.CPUSeconds
+				continue
+			}
+		}
+		total += latest[h.id]
+	}
+	return total
+}
+
+// serverPIDs are the local processes of the phase's servers (nil when any
+// of them is a --target without one).
+func (p *phase) serverPIDs() []int {
+	var out []int
+	for _, t := range p.targets {
+		proc := t.process()
+		if proc == nil {
+			return nil
+		}
+		out = append(out, proc.pid())
+	}
+	return out
+}
+
+// markCosts samples what the per-delivery figures are diffed from (see
+// TransportResult.setCosts).
+func (p *phase) markCosts(ctx context.Context) costMark {
+	var m costMark
+	m.server, m.haveServer = p.sampleServer(ctx)
+	pids := p.serverPIDs()
+	m.haveSyscw = len(pids) > 0
+	for _, pid := range pids {
+		n, err := readWriteSyscalls(pid)
+		if err != nil {
+			m.haveSyscw = false
+			break
+		}
+		m.syscw += n
+	}
+	m.loadgen = p.loadgenCPUNow()
+	m.at = time.Now()
+	return m
+}
+
+// deliveryStall ends waitDelivered early: no delivery for this long means
+// the rest is lost (or the drain will say so), and idle time would only
+// dilute the per-delivery figures.
+const deliveryStall = 5 * time.Second
+
+// waitDelivered waits until the workers report want deliveries, their
+// deliveries stall for deliveryStall, timeout passes or ctx ends. It
+// returns how long it waited. Workers report once a second, so it returns
+// up to a second after the last delivery.
+func (p *phase) waitDelivered(ctx context.Context, want uint64, timeout time.Duration) time.Duration {
+	start := time.Now()
+	last, lastAt := p.totals().Deliveries, start
+	for {
+		now := time.Now()
+		d := p.totals().Deliveries
+		if d >= want || ctx.Err() != nil || now.Sub(start) >= timeout {
+			break
+		}
+		if d != last {
+			last, lastAt = d, now
+		} else if now.Sub(lastAt) >= deliveryStall {
+			break
+		}
+		sleepCtx(ctx, 50*time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// expectedDeliveries is how many deliveries the windows ask of the specs'
+// clients: each client follows the topics of its stream on its target, as
+// worker.pace assigns them (see WorkerSpec).
+func expectedDeliveries(specs []WorkerSpec, windows []Window) uint64 {
+	var n uint64
+	for _, s := range specs {
+		nt, ns := len(s.Targets), len(s.Streams)
+		if nt == 0 || ns == 0 {
+			continue
+		}
+		for i := s.First; i < s.First+s.Count; i++ {
+			target, stream := i%nt, (i/nt)%ns
+			if s.PinnedStreams {
+				stream = i % ns
+				target = min(max(s.Streams[stream].Target, 0), nt-1)
+			}
+			for _, w := range windows {
+				if w.Target == target && w.To >= w.From && slices.Contains(s.Streams[stream].Topics, w.Topic) {
+					n += w.To - w.From + 1
+				}
+			}
+		}
+	}
+	return n
+}
+
 // sampleServer reads the servers' resource use: /proc for spawned ones,
 // /metrics for targets. Several targets are summed.
 func (p *phase) sampleServer(ctx context.Context) (procSample, bool) {
 	var sum procSample
-	ok := false
+	ok, allocs := false, true
 	for _, t := range p.targets {
 		s, err := t.sample(ctx)
 		if err != nil {
 			continue
 		}
 		ok = true
+		allocs = allocs && s.Allocs > 0
 		sum.At = s.At
 		sum.RSS += s.RSS
 		sum.CPUSeconds += s.CPUSeconds
 		sum.Goroutines += s.Goroutines
 		sum.HeapBytes += s.HeapBytes
+		sum.StacksBytes += s.StacksBytes
+		sum.Allocs += s.Allocs
+	}
+	if !allocs {
+		sum.Allocs = 0 // a server that does not say spoils the sum
 	}
 	return sum, ok
 }

@@ -34,6 +34,15 @@ type SweepStep struct {
 	Transports  map[string]*TransportResult `json:"transports"`
 }
 
+// HoldRSS is the server's RSS over the connect scenario's hold: flat means
+// idle connections cost nothing more as time passes.
+type HoldRSS struct {
+	StartBytes int64 `json:"start_bytes"` // when the ramp ended and the hold began
+	EndBytes   int64 `json:"end_bytes"`   // at the end of the hold, every connection still open
+	// GrowthBytesPerConn is (end − start) / connections open at the end.
+	GrowthBytesPerConn float64 `json:"growth_bytes_per_conn"`
+}
+
 // TransportResult is everything measured for one transport in one run.
 // Fields a scenario does not measure are zero or omitted.
 type TransportResult struct {
@@ -66,7 +75,13 @@ type TransportResult struct {
 	// (every connection open) against the baseline before the clients.
 	ServerHeapBytesPerConn  float64 `json:"server_heap_bytes_per_conn,omitempty"`
 	ServerGoroutinesPerConn float64 `json:"server_goroutines_per_conn,omitempty"`
-	ServerGoroutines        int     `json:"server_goroutines,omitempty"` // at the end, when /metrics says
+	// Goroutine stacks per connection ("stacks_bytes" of /metrics), the
+	// same way.
+	ServerStacksBytesPerConn float64 `json:"server_stacks_bytes_per_conn,omitempty"`
+	ServerGoroutines         int     `json:"server_goroutines,omitempty"` // at the end, when /metrics says
+	// ServerRSSHold is RSS at the start and at the end of the connect
+	// scenario's hold.
+	ServerRSSHold *HoldRSS `json:"server_rss_hold,omitempty"`
 	// LoadgenCPUPercent is the load generator's own CPU (every worker and
 	// the parent), mean over the measurement: near 100 × cores, it, not the
 	// server, limits the figures.
@@ -75,6 +90,29 @@ type TransportResult struct {
 	// mean over the phase: well above server + loadgen means something else
 	// was running and the figures are noisy.
 	MachineCPUPercent float64 `json:"machine_cpu_pct,omitempty"`
+
+	// Cost per delivery (fanout and sweep), over the publishing phase: from
+	// the publisher's first event until every subscriber had every event
+	// (or the drain gave up; CostWindowS long), divided by Delivered.
+	// Omitted where not measured.
+	//
+	// ServerCPUUsPerDelivery is the server's utime+stime (/proc of a
+	// spawned server, "cpu" of /metrics for a target); it includes the
+	// server's handling of the publish requests (one per event, 1/N per
+	// delivery). LoadgenCPUUsPerDelivery is every load generator process:
+	// this one (which also publishes) and each worker.
+	// ServerWriteSyscallsPerDelivery is the delta of syscw in
+	// /proc/<pid>/io (spawned servers only: a --target has no pid here);
+	// below 1 means several deliveries went out in one write.
+	// ServerAllocsPerDelivery is the delta of the server's
+	// /gc/heap/allocs:objects ("allocs_objects" of /metrics). All four
+	// include what else the process did meanwhile (a /metrics request a
+	// second, heartbeats).
+	ServerCPUUsPerDelivery         float64 `json:"server_cpu_us_per_delivery,omitempty"`
+	LoadgenCPUUsPerDelivery        float64 `json:"loadgen_cpu_us_per_delivery,omitempty"`
+	ServerWriteSyscallsPerDelivery float64 `json:"server_write_syscalls_per_delivery,omitempty"`
+	ServerAllocsPerDelivery        float64 `json:"server_allocs_per_delivery,omitempty"`
+	CostWindowS                    float64 `json:"cost_window_s,omitempty"`
 
 	Reconnect *Reconnect   `json:"reconnect,omitempty"`
 	Tasks     *TasksResult `json:"tasks,omitempty"`

@@ -59,6 +59,12 @@ func TestRunnerFanout(t *testing.T) {
 		if tr.ConnectMS.Count != 20 || len(tr.LatencyCDF) == 0 || tr.DeliveriesPerS <= 0 {
 			t.Errorf("%s: connect %+v, cdf %d points, %v deliveries/s", name, tr.ConnectMS, len(tr.LatencyCDF), tr.DeliveriesPerS)
 		}
+		// The test server is in this process and its /metrics has no CPU:
+		// only the load generator's share is measured.
+		if tr.LoadgenCPUUsPerDelivery <= 0 || tr.CostWindowS <= 0 || tr.ServerWriteSyscallsPerDelivery != 0 {
+			t.Errorf("%s: loadgen CPU per delivery %v over %v s, server syscalls per delivery %v", name,
+				tr.LoadgenCPUUsPerDelivery, tr.CostWindowS, tr.ServerWriteSyscallsPerDelivery)
+		}
 	}
 	if res.Env.GoVersion == "" || res.Env.Cores == 0 || res.Interrupted {
 		t.Errorf("env %+v, interrupted %v", res.Env, res.Interrupted)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -16,12 +17,53 @@ import (
 
 // procSample is a server process's resource use at one moment.
 type procSample struct {
-	At         time.Time
-	RSS        int64   // bytes
-	CPUSeconds float64 // user + system, cumulative
-	Goroutines int     // from /metrics only
-	HeapBytes  int64   // from /metrics only ("heap_bytes")
-	Conns      map[string]int
+	At          time.Time
+	RSS         int64   // bytes
+	CPUSeconds  float64 // user + system, cumulative
+	Goroutines  int     // from /metrics only
+	HeapBytes   int64   // from /metrics only ("heap_bytes")
+	StacksBytes int64   // goroutine stacks, from /metrics only ("stacks_bytes")
+	// Allocs is the heap objects allocated since the process started, from
+	// /metrics only ("allocs_objects", the runtime's
+	// /gc/heap/allocs:objects); 0 when the server does not say.
+	Allocs uint64
+	Conns  map[string]int
+}
+
+// readWriteSyscalls is a local process's write syscalls so far: syscw of
+// /proc/<pid>/io (write, writev, pwrite… on any file descriptor; sendmsg
+// and sendto are not counted, and Go's net.Conn.Write is a write).
+func readWriteSyscalls(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("bench: no syscw in /proc/%d/io", pid)
+}
+
+// envOf reads the named variables of a local process's environment
+// (/proc/<pid>/environ, as it was when the process started); ok false when
+// it cannot be read. A variable that is not set is "".
+func envOf(pid int, names ...string) (vals []string, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return nil, false
+	}
+	vals = make([]string, len(names))
+	for kv := range strings.SplitSeq(string(b), "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		for i, n := range names {
+			if k == n {
+				vals[i] = v
+			}
+		}
+	}
+	return vals, true
 }
 
 // cpuPercent is the CPU use between two samples (100 = one core).
@@ -81,8 +123,9 @@ type metricsClient struct {
 // read fetches /metrics and picks out what loadgen needs. It reads the
 // fields by name wherever they sit in the JSON, outermost first:
 // "rss_bytes", "cpu": {"total_s"} (or "cpu_seconds"), "goroutines",
-// "connections": {"ws":N,"sse":M}; so any server that speaks our wire
-// format and exports those names can be measured.
+// "heap_bytes", "stacks_bytes", "allocs_objects" (cumulative heap objects
+// allocated), "connections": {"ws":N,"sse":M}; so any server that speaks our
+// wire format and exports those names can be measured.
 func (m metricsClient) read(ctx context.Context) (procSample, error) {
 	s := procSample{At: time.Now()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.base+"/metrics", nil)
@@ -138,6 +181,14 @@ func walkMetrics(v any, s *procSample) {
 			if n, ok := x.(float64); ok && s.HeapBytes == 0 {
 				s.HeapBytes = int64(n)
 			}
+		case "stacks_bytes":
+			if n, ok := x.(float64); ok && s.StacksBytes == 0 {
+				s.StacksBytes = int64(n)
+			}
+		case "allocs_objects":
+			if n, ok := x.(float64); ok && s.Allocs == 0 {
+				s.Allocs = uint64(n)
+			}
 		case "connections":
 			if m, ok := x.(map[string]any); ok && s.Conns == nil {
 				conns := map[string]int{}
@@ -181,4 +232,56 @@ func systemCPU() (busy float64, ok bool) {
 		}
 	}
 	return (total - idle) / clockTicks, true
+}
+
+// costMark is what the per-delivery figures are diffed from: the server's
+// resource use and the load generator's CPU at one moment.
+type costMark struct {
+	at         time.Time
+	server     procSample // summed over the targets (or the floor writer)
+	haveServer bool
+	// syscw is the servers' write syscalls so far; haveSyscw is false
+	// unless every server is a local process whose /proc/<pid>/io reads.
+	syscw     uint64
+	haveSyscw bool
+	loadgen   float64 // CPU seconds: this process and every worker process
+}
+
+// setCosts fills tr's per-delivery figures from marks a and b (a before
+// the first event, b after the last delivery). Figures that a mark lacks,
+// or that went backwards (a restarted server), stay zero (omitted).
+func (tr *TransportResult) setCosts(a, b costMark) {
+	d := tr.Delivered
+	tr.CostWindowS = round3(b.at.Sub(a.at).Seconds())
+	if d == 0 {
+		return
+	}
+	if a.haveServer && b.haveServer {
+		tr.ServerCPUUsPerDelivery = perDelivery((b.server.CPUSeconds-a.server.CPUSeconds)*1e6, d)
+		if a.server.Allocs > 0 && b.server.Allocs >= a.server.Allocs {
+			tr.ServerAllocsPerDelivery = perDelivery(float64(b.server.Allocs-a.server.Allocs), d)
+		}
+	}
+	if a.haveSyscw && b.haveSyscw && b.syscw >= a.syscw {
+		tr.ServerWriteSyscallsPerDelivery = perDelivery(float64(b.syscw-a.syscw), d)
+	}
+	tr.LoadgenCPUUsPerDelivery = perDelivery((b.loadgen-a.loadgen)*1e6, d)
+}
+
+// perDelivery is total ÷ deliveries to 4 significant digits (0 when either
+// is not positive).
+func perDelivery(total float64, deliveries uint64) float64 {
+	if total <= 0 || deliveries == 0 {
+		return 0
+	}
+	return roundSig(total/float64(deliveries), 4)
+}
+
+// roundSig rounds v to n significant digits.
+func roundSig(v float64, n int) float64 {
+	if v == 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return v
+	}
+	scale := math.Pow(10, float64(n-1)-math.Floor(math.Log10(math.Abs(v))))
+	return math.Round(v*scale) / scale
 }

@@ -54,7 +54,7 @@ func (t *target) sample(ctx context.Context) (procSample, error) {
 		return s, err
 	}
 	if m, err := t.metrics.read(ctx); err == nil {
-		s.Goroutines, s.Conns, s.HeapBytes = m.Goroutines, m.Conns, m.HeapBytes
+		s.Goroutines, s.Conns, s.HeapBytes, s.StacksBytes, s.Allocs = m.Goroutines, m.Conns, m.HeapBytes, m.StacksBytes, m.Allocs
 	}
 	return s, nil
 }

@@ -57,6 +57,12 @@ func TestScenarios(t *testing.T) {
 			if num(tr, "publisher", "scheduled") != 30 || num(tr, "publisher", "published") != 30 || num(tr, "publisher", "errors") != 0 || num(tr, "expected") != 30*50 {
 				t.Errorf("%s: publisher %v, expected %v", name, tr["publisher"], tr["expected"])
 			}
+			// The cost of a delivery, from /proc and /metrics of the spawned server.
+			for _, k := range []string{"server_cpu_us_per_delivery", "loadgen_cpu_us_per_delivery", "server_write_syscalls_per_delivery", "server_allocs_per_delivery"} {
+				if num(tr, k) <= 0 {
+					t.Errorf("%s: %s = %v", name, k, tr[k])
+				}
+			}
 		}},
 		{"connect", []string{"--connections", "50", "--hold", "2s"}, func(t *testing.T, name string, tr map[string]any) {
 			if num(tr, "connections", "established") != 50 || num(tr, "connections", "failed") != 0 || num(tr, "connections", "peak") != 50 {
@@ -72,6 +78,14 @@ func TestScenarios(t *testing.T) {
 			// goroutine on the demo server.
 			if g := num(tr, "server_goroutines_per_conn"); g < 1 {
 				t.Errorf("%s: server goroutines per connection %v", name, g)
+			}
+			// Every connection has a goroutine, so stacks grow with them;
+			// the hold's RSS is recorded at both ends.
+			if num(tr, "server_stacks_bytes_per_conn") <= 0 || num(tr, "server_rss_hold", "start_bytes") <= 0 || num(tr, "server_rss_hold", "end_bytes") <= 0 {
+				t.Errorf("%s: stacks per connection %v, hold %v", name, tr["server_stacks_bytes_per_conn"], tr["server_rss_hold"])
+			}
+			if hold, _ := tr["server_rss_hold"].(map[string]any); hold["growth_bytes_per_conn"] == nil {
+				t.Errorf("%s: no growth_bytes_per_conn in %v", name, tr["server_rss_hold"])
 			}
 		}},
 		{"reconnect", []string{"--subscribers", "50", "--settle", "1s", "--sse-retry", "500ms"}, func(t *testing.T, name string, tr map[string]any) {
@@ -196,7 +210,7 @@ func checkShape(t *testing.T, res map[string]any, scenario string) {
 		}
 	}
 	env := res["env"].(map[string]any)
-	for _, k := range []string{"git_commit", "go_version", "gomaxprocs", "cpu_model", "cores", "kernel", "shared_cores", "loadgen_affinity", "server_affinity"} {
+	for _, k := range []string{"git_commit", "go_version", "gomaxprocs", "cpu_model", "cores", "kernel", "shared_cores", "loadgen_affinity", "server_affinity", "loadgen_gc", "server_gc"} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("env lacks %q", k)
 		}
