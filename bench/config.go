@@ -66,6 +66,8 @@ type Config struct {
 	InProcess   bool          `json:"in_process,omitempty"`  // workers as goroutines (tests); not for big runs
 	ClientsPerP int           `json:"clients_per_proc"`      // automatic --procs divisor
 	ProfileDir  string        `json:"profile_dir,omitempty"` // workers write CPU profiles here (worker-<transport>-<n>.pprof)
+	// NoFloor skips the floor (fanout; --floor=false).
+	NoFloor bool `json:"no_floor,omitempty"`
 }
 
 // BackoffConfig is transports.Backoff in JSON form.

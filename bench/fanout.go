@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -12,13 +13,17 @@ import (
 func (r *Runner) fanout(ctx context.Context, res *Result) error {
 	c := r.Config
 	for _, n := range c.Subscribers {
-		step := SweepStep{Subscribers: n, Transports: map[string]*TransportResult{}}
+		st := fanoutStep{n: n, rate: c.Rate, label: fmt.Sprintf("fanout %%s %d", n)}
+		if len(c.Subscribers) > 1 {
+			st.name = strconv.Itoa(n)
+		}
+		step := SweepStep{Subscribers: n, Rate: c.Rate, Transports: map[string]*TransportResult{}}
 		for _, transport := range c.Transports {
 			if ctx.Err() != nil {
 				break
 			}
 			err := r.withTargets(ctx, res, func(ts []*target) error {
-				tr, err := r.fanoutOne(ctx, ts, transport, n)
+				tr, err := r.fanoutOne(ctx, ts, transport, st)
 				if tr != nil {
 					step.Transports[transport] = tr
 				}
@@ -29,7 +34,16 @@ func (r *Runner) fanout(ctx context.Context, res *Result) error {
 				return err
 			}
 		}
-		res.Transports = step.Transports
+		if !c.NoFloor && ctx.Err() == nil {
+			floor, err := r.floorOne(ctx, st)
+			if err != nil {
+				res.Transports = step.Transports
+				return fmt.Errorf("floor: %w", err)
+			}
+			step.Floor = floor
+			setVsFloor(step.Transports, floor)
+		}
+		res.Transports, res.Floor = step.Transports, step.Floor
 		if len(c.Subscribers) > 1 {
 			res.Sweep = append(res.Sweep, step.compact())
 		}
@@ -42,13 +56,23 @@ func (r *Runner) fanout(ctx context.Context, res *Result) error {
 
 // compact drops a step's bulky fields (series, histograms) for the sweep.
 func (s SweepStep) compact() SweepStep {
-	out := SweepStep{Subscribers: s.Subscribers, Transports: map[string]*TransportResult{}}
+	out := SweepStep{Subscribers: s.Subscribers, Rate: s.Rate, Transports: map[string]*TransportResult{}}
 	for k, v := range s.Transports {
-		cp := *v
-		cp.Series, cp.LatencyHDR = nil, ""
-		out.Transports[k] = &cp
+		out.Transports[k] = v.compact()
 	}
+	out.Floor = s.Floor.compact()
 	return out
+}
+
+// compact is a copy without the bulky fields (series, histogram); nil
+// stays nil.
+func (tr *TransportResult) compact() *TransportResult {
+	if tr == nil {
+		return nil
+	}
+	cp := *tr
+	cp.Series, cp.LatencyHDR = nil, ""
+	return &cp
 }
 
 // topicNames names K topics of one run.
@@ -116,16 +140,29 @@ func (r *Runner) connectAll(ctx context.Context, label string, ts []*target, tra
 	return ph, nil
 }
 
-func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, n int) (*TransportResult, error) {
+// fanoutStep is the workload of one fanout measurement: n subscribers per
+// transport, rate events/s per topic for the configured duration.
+type fanoutStep struct {
+	n    int
+	rate float64
+	// label is the progress label, with %s for the transport; name tells
+	// the steps of a multi-step run apart ("" for a single step) in
+	// profile file names.
+	label, name string
+}
+
+// fanoutOne runs one fanout measurement of a transport.
+func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, st fanoutStep) (*TransportResult, error) {
 	c := r.Config
-	label := fmt.Sprintf("fanout %s %d", transport, n)
+	n, rate := st.n, st.rate
+	label := fmt.Sprintf(st.label, transport)
 	topics := topicNames("fanout", c.Topics)
 	ph, err := r.connectAll(ctx, label, ts, transport, r.specs(transport, ts, streamsFor(transport, topics), n, nil), n)
 	if err != nil {
 		return nil, err
 	}
 	defer ph.close()
-	pub := newPublisher(targetURLs(ts), topics, c.Rate, c.Size)
+	pub := newPublisher(targetURLs(ts), topics, rate, c.Size)
 	ph.mu.Lock()
 	ph.status = func() string { return pub.stats().status() }
 	ph.mu.Unlock()

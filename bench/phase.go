@@ -50,6 +50,9 @@ type phase struct {
 	sysFirstAt, sysPrevAt, sysLastAt time.Time
 	status                           func() string // scenario's extra progress text
 	resultCh                         chan struct{}
+	// localPID, when set, is a local server process that is not a target
+	// (the floor writer), measured from /proc like a spawned server.
+	localPID int
 }
 
 // startPhase launches one worker per spec and starts them.
@@ -72,7 +75,7 @@ func (r *Runner) startPhase(ctx context.Context, label string, targets []*target
 	}
 	go p.loop(ctx) // owner: the phase; ends in close
 	for i, spec := range specs {
-		h, err := r.launchWorker(ctx, i, p.msgs)
+		h, err := r.launchWorker(ctx, i, spec.Transport == Floor, p.msgs)
 		if err != nil {
 			p.close()
 			return nil, err
@@ -201,9 +204,28 @@ func (p *phase) loadgenCPUNow() float64 {
 	return total
 }
 
+// setLocalServer makes the phase measure a local process that is not a
+// target (the floor writer) as its server.
+func (p *phase) setLocalServer(pid int) {
+	p.mu.Lock()
+	p.localPID = pid
+	p.mu.Unlock()
+	if s, ok := p.sampleServer(context.Background()); ok {
+		p.mu.Lock()
+		p.cpuFirst, p.lastProc = s, s
+		p.mu.Unlock()
+	}
+}
+
 // serverPIDs are the local processes of the phase's servers (nil when any
 // of them is a --target without one).
 func (p *phase) serverPIDs() []int {
+	p.mu.Lock()
+	local := p.localPID
+	p.mu.Unlock()
+	if local > 0 {
+		return []int{local}
+	}
 	var out []int
 	for _, t := range p.targets {
 		proc := t.process()
@@ -289,9 +311,16 @@ func expectedDeliveries(specs []WorkerSpec, windows []Window) uint64 {
 	return n
 }
 
-// sampleServer reads the servers' resource use: /proc for spawned ones,
-// /metrics for targets. Several targets are summed.
+// sampleServer reads the servers' resource use: /proc for spawned ones
+// (and the floor writer), /metrics for targets. Several targets are summed.
 func (p *phase) sampleServer(ctx context.Context) (procSample, bool) {
+	p.mu.Lock()
+	local := p.localPID
+	p.mu.Unlock()
+	if local > 0 {
+		s, err := readProc(local)
+		return s, err == nil
+	}
 	var sum procSample
 	ok, allocs := false, true
 	for _, t := range p.targets {

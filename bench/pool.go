@@ -24,23 +24,31 @@ type workerHandle struct {
 	ended chan struct{} // closed when its output ended (it exited)
 }
 
-// launchWorker starts worker id. Its messages go to msgs until it exits;
-// the reader goroutine it starts ends when the worker's output ends.
-func (r *Runner) launchWorker(ctx context.Context, id int, msgs chan<- message) (*workerHandle, error) {
+// launchWorker starts worker id: a client worker (RunWorker, `loadgen
+// worker`), or with floor a floor reader (RunFloorReader, `loadgen
+// floor-reader`). Its messages go to msgs until it exits; the reader
+// goroutine it starts ends when the worker's output ends.
+func (r *Runner) launchWorker(ctx context.Context, id int, floor bool, msgs chan<- message) (*workerHandle, error) {
 	h := &workerHandle{id: id, ended: make(chan struct{})}
 	var out io.ReadCloser
 	if r.Config.InProcess {
 		inR, inW := io.Pipe()
 		outR, outW := io.Pipe()
 		h.in, out = inW, outR
+		run := RunWorker
+		if floor {
+			run = RunFloorReader
+		}
 		go func() { // owner: the handle; ends when the parent closes in (or ctx ends)
-			err := RunWorker(context.WithoutCancel(ctx), inR, outW)
+			err := run(context.WithoutCancel(ctx), inR, outW)
 			_ = inR.CloseWithError(io.EOF)
 			outW.CloseWithError(err)
 		}()
 	} else {
 		argv := r.WorkerCommand
-		if len(argv) == 0 {
+		if floor {
+			argv = r.floorCommand("floor-reader")
+		} else if len(argv) == 0 {
 			exe, err := os.Executable()
 			if err != nil {
 				return nil, err

@@ -22,6 +22,14 @@ type Result struct {
 	// one after the other).
 	ServerMode string                      `json:"server_mode"`
 	Transports map[string]*TransportResult `json:"transports"`
+	// Floor is the machine's floor measured on the same workload in the
+	// same run (fanout, unless --floor=false): plain TCP, one write per
+	// delivery, no transport (see floor.go). It has a TransportResult's
+	// shape; "server" figures are the floor writer process's, "loadgen"
+	// figures its readers' (and this process's). With several steps it is
+	// the last step's; every step's is in Sweep. Each transport's VsFloor
+	// divides its figures by the floor's of the same step.
+	Floor *TransportResult `json:"floor,omitempty"`
 	// Sweep holds every step of a fanout run over several subscriber
 	// counts (--subscribers 100,1000); Transports is the last step.
 	Sweep []SweepStep `json:"sweep,omitempty"`
@@ -31,7 +39,20 @@ type Result struct {
 // SweepStep is one subscriber count of a fanout sweep.
 type SweepStep struct {
 	Subscribers int                         `json:"subscribers"`
+	Rate        float64                     `json:"rate,omitempty"` // events/s per topic
 	Transports  map[string]*TransportResult `json:"transports"`
+	Floor       *TransportResult            `json:"floor,omitempty"`
+}
+
+// FloorMultiples is a transport's figures divided by the floor's of the
+// same run and workload: 1.6 reads "1.6× the floor". A figure is omitted
+// when either side lacks it.
+type FloorMultiples struct {
+	ServerCPU           float64 `json:"server_cpu,omitempty"`            // server_cpu_us_per_delivery
+	LoadgenCPU          float64 `json:"loadgen_cpu,omitempty"`           // loadgen_cpu_us_per_delivery
+	ServerWriteSyscalls float64 `json:"server_write_syscalls,omitempty"` // server_write_syscalls_per_delivery
+	LatencyP50          float64 `json:"latency_p50,omitempty"`           // latency_ms.p50
+	LatencyP99          float64 `json:"latency_p99,omitempty"`           // latency_ms.p99
 }
 
 // HoldRSS is the server's RSS over the connect scenario's hold: flat means
@@ -113,6 +134,9 @@ type TransportResult struct {
 	ServerWriteSyscallsPerDelivery float64 `json:"server_write_syscalls_per_delivery,omitempty"`
 	ServerAllocsPerDelivery        float64 `json:"server_allocs_per_delivery,omitempty"`
 	CostWindowS                    float64 `json:"cost_window_s,omitempty"`
+	// VsFloor is this transport's figures as multiples of the floor's
+	// (Result.Floor or the step's), when the floor ran.
+	VsFloor *FloorMultiples `json:"vs_floor,omitempty"`
 
 	Reconnect *Reconnect   `json:"reconnect,omitempty"`
 	Tasks     *TasksResult `json:"tasks,omitempty"`

@@ -24,6 +24,11 @@ type Runner struct {
 	// RunWorker on its stdin and stdout. Default: this executable with the
 	// argument "worker" (what cmd/loadgen does). Ignored with Config.InProcess.
 	WorkerCommand []string
+	// FloorCommand is the argv of a program with loadgen's hidden
+	// floor-server and floor-reader subcommands, which is run with one of
+	// them appended (see Floor). Default: this executable (what cmd/loadgen
+	// does). Ignored with Config.InProcess.
+	FloorCommand []string
 	// ModuleDir is the twinstream checkout the demo server is built from
 	// when Config.ServerBin is empty and no target is given. Default: found
 	// from the working directory.

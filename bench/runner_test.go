@@ -59,11 +59,28 @@ func TestRunnerFanout(t *testing.T) {
 		if tr.ConnectMS.Count != 20 || len(tr.LatencyCDF) == 0 || tr.DeliveriesPerS <= 0 {
 			t.Errorf("%s: connect %+v, cdf %d points, %v deliveries/s", name, tr.ConnectMS, len(tr.LatencyCDF), tr.DeliveriesPerS)
 		}
-		// The test server is in this process and its /metrics has no CPU:
-		// only the load generator's share is measured.
-		if tr.LoadgenCPUUsPerDelivery <= 0 || tr.CostWindowS <= 0 || tr.ServerWriteSyscallsPerDelivery != 0 {
-			t.Errorf("%s: loadgen CPU per delivery %v over %v s, server syscalls per delivery %v", name,
-				tr.LoadgenCPUUsPerDelivery, tr.CostWindowS, tr.ServerWriteSyscallsPerDelivery)
+	}
+	// The floor ran on the same workload: every record delivered once.
+	fl := res.Floor
+	if fl == nil {
+		t.Fatal("no floor")
+	}
+	if fl.Expected != 60*10 || fl.Delivered != fl.Expected || fl.Lost != 0 || fl.Duplicates != 0 || fl.OutOfOrder != 0 {
+		t.Errorf("floor: expected %d delivered %d lost %d dup %d ooo %d", fl.Expected, fl.Delivered, fl.Lost, fl.Duplicates, fl.OutOfOrder)
+	}
+	if fl.LatencyMS.Count != int64(fl.Delivered) || fl.LatencyFromScheduleMS.Count != int64(fl.Delivered) || fl.Connections.Established != 20 {
+		t.Errorf("floor: latency %+v, from schedule %+v, connections %+v", fl.LatencyMS, fl.LatencyFromScheduleMS, fl.Connections)
+	}
+	if p := fl.Publisher; p == nil || p.Scheduled != 60 || p.Published != 60 {
+		t.Errorf("floor: publisher %+v", p)
+	}
+	if fl.LoadgenCPUUsPerDelivery <= 0 || fl.CostWindowS <= 0 {
+		t.Errorf("floor: loadgen CPU per delivery %v over %v s", fl.LoadgenCPUUsPerDelivery, fl.CostWindowS)
+	}
+	for _, name := range []string{bench.WS, bench.SSE} {
+		tr := res.Transports[name]
+		if tr.LoadgenCPUUsPerDelivery <= 0 || tr.VsFloor == nil || tr.VsFloor.LatencyP99 <= 0 || tr.VsFloor.LoadgenCPU <= 0 {
+			t.Errorf("%s: loadgen CPU per delivery %v, vs floor %+v", name, tr.LoadgenCPUUsPerDelivery, tr.VsFloor)
 		}
 	}
 	if res.Env.GoVersion == "" || res.Env.Cores == 0 || res.Interrupted {

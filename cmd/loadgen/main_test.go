@@ -46,15 +46,15 @@ func TestScenarios(t *testing.T) {
 		args     []string
 		check    func(t *testing.T, name string, tr map[string]any)
 	}{
-		{"fanout", []string{"--subscribers", "50", "--duration", "3s", "--procs", "2"}, func(t *testing.T, name string, tr map[string]any) {
+		{"fanout", []string{"--subscribers", "200", "--duration", "3s", "--procs", "2"}, func(t *testing.T, name string, tr map[string]any) {
 			if num(tr, "expected") == 0 || num(tr, "lost") != 0 || num(tr, "duplicates") != 0 || num(tr, "out_of_order") != 0 {
 				t.Errorf("%s: %v expected, %v lost, %v duplicates, %v out of order", name, tr["expected"], tr["lost"], tr["duplicates"], tr["out_of_order"])
 			}
 			if num(tr, "delivered") != num(tr, "expected") || num(tr, "deliveries_per_s") <= 0 || num(tr, "latency_ms", "p99") <= 0 {
 				t.Errorf("%s: delivered %v of %v, %v/s, latency %v", name, tr["delivered"], tr["expected"], tr["deliveries_per_s"], tr["latency_ms"])
 			}
-			// 10 events/s for 3 s: exactly 30, each expected by all 50.
-			if num(tr, "publisher", "scheduled") != 30 || num(tr, "publisher", "published") != 30 || num(tr, "publisher", "errors") != 0 || num(tr, "expected") != 30*50 {
+			// 10 events/s for 3 s: exactly 30, each expected by all 200.
+			if num(tr, "publisher", "scheduled") != 30 || num(tr, "publisher", "published") != 30 || num(tr, "publisher", "errors") != 0 || num(tr, "expected") != 30*200 {
 				t.Errorf("%s: publisher %v, expected %v", name, tr["publisher"], tr["expected"])
 			}
 			// The cost of a delivery, from /proc and /metrics of the spawned server.
@@ -117,6 +117,9 @@ func TestScenarios(t *testing.T) {
 			}
 			res := readJSON(t, out)
 			checkShape(t, res, tc.scenario)
+			if tc.scenario == "fanout" {
+				checkFloor(t, res)
+			}
 			for _, name := range []string{"ws", "sse"} {
 				tc.check(t, name, res["transports"].(map[string]any)[name].(map[string]any))
 			}
@@ -164,6 +167,43 @@ func TestInterrupt(t *testing.T) {
 	ws := res["transports"].(map[string]any)["ws"].(map[string]any)
 	if num(ws, "delivered") == 0 || num(ws, "lost") != 0 {
 		t.Errorf("interrupted run: delivered %v, lost %v", ws["delivered"], ws["lost"])
+	}
+}
+
+// checkFloor checks the floor of a fanout run (200 subscribers, 30 events):
+// it delivered everything with nothing lost, its costs were measured on
+// both sides, and each transport is set against it.
+func checkFloor(t *testing.T, res map[string]any) {
+	t.Helper()
+	fl, ok := res["floor"].(map[string]any)
+	if !ok {
+		t.Fatal("no floor in the fanout result")
+	}
+	if num(fl, "expected") != 30*200 || num(fl, "delivered") != 30*200 || num(fl, "lost") != 0 || num(fl, "duplicates") != 0 || num(fl, "out_of_order") != 0 {
+		t.Errorf("floor: expected %v delivered %v lost %v duplicates %v out of order %v", fl["expected"], fl["delivered"], fl["lost"], fl["duplicates"], fl["out_of_order"])
+	}
+	if num(fl, "latency_ms", "p50") <= 0 || num(fl, "latency_from_schedule_ms", "p99") <= 0 || num(fl, "connections", "established") != 200 {
+		t.Errorf("floor: latency %v, from schedule %v, connections %v", fl["latency_ms"], fl["latency_from_schedule_ms"], fl["connections"])
+	}
+	// The writer is a process of its own: its CPU and write syscalls are
+	// read from /proc, like a spawned server's. One write per delivery,
+	// plus the writer's few others.
+	for _, k := range []string{"server_cpu_us_per_delivery", "loadgen_cpu_us_per_delivery", "server_write_syscalls_per_delivery"} {
+		if num(fl, k) <= 0 {
+			t.Errorf("floor: %s = %v", k, fl[k])
+		}
+	}
+	if w := num(fl, "server_write_syscalls_per_delivery"); w < 1 || w > 1.5 {
+		t.Errorf("floor: %v write syscalls per delivery, want one each", w)
+	}
+	if num(fl, "server", "pid") <= 0 {
+		t.Errorf("floor: server %v", fl["server"])
+	}
+	for _, name := range []string{"ws", "sse"} {
+		tr := res["transports"].(map[string]any)[name].(map[string]any)
+		if num(tr, "vs_floor", "server_cpu") <= 0 || num(tr, "vs_floor", "loadgen_cpu") <= 0 || num(tr, "vs_floor", "latency_p99") <= 0 {
+			t.Errorf("%s: vs_floor %v", name, tr["vs_floor"])
+		}
 	}
 }
 

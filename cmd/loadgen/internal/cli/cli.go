@@ -9,6 +9,7 @@
 //	loadgen full [--out DIR]         the committed comparison (the floors of issue 3; long)
 //	loadgen report FILE.json...      Markdown + SVG charts next to each file
 //	loadgen worker                   (internal) a worker process, driven over stdin/stdout
+//	loadgen floor-server|floor-reader (internal) the floor's writer and readers (see bench.Floor)
 //
 // Scenario flags (names are a public interface):
 //
@@ -37,6 +38,7 @@
 //	--admin-token T       bearer token for a target's admin endpoint (or $TWINSTREAM_ADMIN_TOKEN)
 //	--no-report           write only the JSON
 //	--worker-cpuprofile DIR  CPU profiles of the worker processes (pprof)
+//	--floor=false         fanout: skip the floor (plain TCP, one write per delivery; on by default)
 package cli
 
 import (
@@ -73,7 +75,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch cmd {
 	case "worker":
-		return runWorker(ctx, stdin, stdout, stderr)
+		return runWorker(ctx, bench.RunWorker, stdin, stdout, stderr)
+	case "floor-reader":
+		return runWorker(ctx, bench.RunFloorReader, stdin, stdout, stderr)
+	case "floor-server":
+		return runWorker(ctx, bench.RunFloorServer, stdin, stdout, stderr)
 	case "report":
 		return runReport(args, stdout, stderr)
 	case "help":
@@ -103,11 +109,13 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return finishRun(res, path, opts, code, stdout, stderr)
 }
 
-// runWorker is the hidden worker subcommand. Terminal signals go to the
-// whole process group; a worker ignores them and stops when the parent
-// closes its stdin, so that an interrupted run still collects its figures.
-func runWorker(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) int {
-	if err := bench.RunWorker(context.WithoutCancel(ctx), stdin, stdout); err != nil && !errors.Is(err, io.EOF) {
+// runWorker runs a hidden subcommand driven by the parent over stdin and
+// stdout: worker (clients), floor-reader and floor-server (the floor).
+// Terminal signals go to the whole process group; these processes ignore
+// them and stop when the parent closes their stdin, so that an interrupted
+// run still collects its figures.
+func runWorker(ctx context.Context, run func(context.Context, io.Reader, io.Writer) error, stdin io.Reader, stdout, stderr io.Writer) int {
+	if err := run(context.WithoutCancel(ctx), stdin, stdout); err != nil && !errors.Is(err, io.EOF) {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return ExitError
 	}
@@ -186,6 +194,11 @@ func parseFlags(scenario string, args []string, stderr io.Writer) (options, erro
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("TWINSTREAM_ADMIN_TOKEN"), "bearer token for a target's admin endpoint")
 	fs.BoolVar(&c.InProcess, "in-process", false, "run workers as goroutines (small runs only)")
 	fs.StringVar(&c.ProfileDir, "worker-cpuprofile", "", "directory for the worker processes' CPU profiles")
+	fs.BoolFunc("floor", "run the floor (plain TCP, one write per delivery) beside the transports (default true; --floor=false skips it)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		c.NoFloor = !on
+		return err
+	})
 	fs.BoolVar(&o.noReport, "no-report", false, "write only the JSON")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live progress")
 	if err := fs.Parse(args); err != nil {
@@ -330,5 +343,7 @@ Flags:
   --sse-retry D         spawned server's retry:         --ws-backoff-initial/-max D, --ws-backoff-jitter F
   --sse-jitter F        SSE jitter around retry: (-1 = none, browser-style)
   --admin-token T       admin bearer token for --target --no-report    JSON only      --quiet  no progress
+  --floor=false         skip the floor (plain TCP, one write per delivery) that fanout runs after the transports
+  --worker-cpuprofile DIR  CPU profiles of the worker processes
 `)
 }

@@ -49,6 +49,10 @@ func TestParseFlags(t *testing.T) {
 		{"server args", "fanout", []string{"--server-arg", "--history=50", "--server-arg", "--workers=2"}, func(o options) bool {
 			return slices.Equal(o.cfg.ServerArgs, []string{"--history=50", "--workers=2"})
 		}, false},
+		{"floor on by default", "fanout", nil, func(o options) bool { return !o.cfg.NoFloor }, false},
+		{"floor off", "fanout", []string{"--floor=false"}, func(o options) bool { return o.cfg.NoFloor }, false},
+		{"floor on", "fanout", []string{"--floor"}, func(o options) bool { return !o.cfg.NoFloor }, false},
+		{"bad floor", "fanout", []string{"--floor=maybe"}, nil, true},
 		{"unknown flag", "fanout", []string{"--nope"}, nil, true},
 		{"bad number", "fanout", []string{"--subscribers", "ten"}, nil, true},
 		{"bad duration", "fanout", []string{"--duration", "soon"}, nil, true},
