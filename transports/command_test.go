@@ -137,3 +137,45 @@ func FuzzEventWire(f *testing.F) {
 		}
 	})
 }
+
+func TestIsPong(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{
+		{`{"type":"pong"}`, true},
+		{`{"type":"pong","ts":1732560000000000}`, true},
+		{`{"type":"pong","ts":0}`, true},
+		{`{"type":"pong","ts":01}`, false},
+		{`{"type":"pong","ts":-1}`, false},
+		{`{"type":"pong","ts":}`, false},
+		{`{"type":"pong","ts":1e3}`, false},
+		{`{"type":"pong","ts":1234567890123456789}`, false},
+		{`{"type":"pong","id":"x"}`, false},
+		{`{"type":"ping"}`, false},
+		{`{"type":"pong"}x`, false},
+		{` {"type":"pong"}`, false},
+		{``, false},
+	} {
+		if got := transports.IsPong([]byte(c.in)); got != c.want {
+			t.Errorf("IsPong(%s) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzIsPong checks the fast path against the full parser: whatever IsPong
+// accepts, ParseCommand reads as a valid pong.
+func FuzzIsPong(f *testing.F) {
+	for _, s := range []string{`{"type":"pong"}`, `{"type":"pong","ts":42}`, `{"type":"pong","ts":9}x`, `{"type":"ping"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !transports.IsPong(b) {
+			return
+		}
+		cmd, ef := transports.ParseCommand(b)
+		if ef != nil || cmd.Type != transports.CmdPong {
+			t.Fatalf("IsPong accepted %q but ParseCommand gives %+v, %v", b, cmd, ef)
+		}
+	})
+}

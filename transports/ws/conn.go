@@ -116,6 +116,9 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 // handle runs one client command. Replies are queued on the subscriber so
 // that the writer sends them in order with events.
 func (c *conn) handle(b []byte) {
+	if transports.IsPong(b) {
+		return // liveness was recorded when the frame arrived
+	}
 	cmd, ef := transports.ParseCommand(b)
 	if ef != nil {
 		c.sub.Send(ef.JSON())
