@@ -16,10 +16,15 @@ const (
 	ScenarioConnect   = "connect"
 	ScenarioReconnect = "reconnect"
 	ScenarioTasks     = "tasks"
+	ScenarioSweep     = "sweep"
 )
 
-// Scenarios lists every scenario, in the order the default comparison runs them.
-var Scenarios = []string{ScenarioFanout, ScenarioConnect, ScenarioReconnect, ScenarioTasks}
+// Scenarios lists every scenario, in the order `loadgen full` runs them.
+var Scenarios = []string{ScenarioFanout, ScenarioSweep, ScenarioConnect, ScenarioReconnect, ScenarioTasks}
+
+// DefaultSuite lists the scenarios of the default comparison (`loadgen`
+// with no command): every one but the long saturation sweep.
+var DefaultSuite = []string{ScenarioFanout, ScenarioConnect, ScenarioReconnect, ScenarioTasks}
 
 // Transport names.
 const (
@@ -66,8 +71,19 @@ type Config struct {
 	InProcess   bool          `json:"in_process,omitempty"`  // workers as goroutines (tests); not for big runs
 	ClientsPerP int           `json:"clients_per_proc"`      // automatic --procs divisor
 	ProfileDir  string        `json:"profile_dir,omitempty"` // workers write CPU profiles here (worker-<transport>-<n>.pprof)
-	// NoFloor skips the floor (fanout; --floor=false).
+	// NoFloor skips the floor (fanout, sweep; --floor=false).
 	NoFloor bool `json:"no_floor,omitempty"`
+
+	// The sweep scenario: at Subscribers[0] subscribers, the rate starts at
+	// SweepStart events/s per topic, then takes each multiple of SweepStep
+	// above it (10, 20, 40, 60… for 10 and 20) up to SweepMax; each step
+	// publishes for Duration. A transport stops at its first step whose
+	// p99 latency from schedule exceeds SweepP99 or that delivered fewer
+	// events than expected.
+	SweepStart float64  `json:"sweep_start,omitempty"`
+	SweepStep  float64  `json:"sweep_step,omitempty"`
+	SweepMax   float64  `json:"sweep_max,omitempty"`
+	SweepP99   Duration `json:"sweep_p99,omitempty"`
 }
 
 // BackoffConfig is transports.Backoff in JSON form.
@@ -115,10 +131,32 @@ func Defaults(scenario string) Config {
 			Multiplier: 2, Jitter: -1},
 		ClientsPerP: DefaultClientsPerProc,
 	}
-	if scenario == ScenarioFanout {
+	switch scenario {
+	case ScenarioFanout:
 		c.Subscribers = []int{100, 500, 1000}
+	case ScenarioSweep:
+		c.Subscribers = []int{5000}
+		c.SweepStart, c.SweepStep, c.SweepMax = 10, 20, 400
+		c.SweepP99 = Duration(time.Second)
+		c.Duration = Duration(10 * time.Second)
 	}
 	return c
+}
+
+// SweepRates lists the sweep scenario's rates: SweepStart, then every
+// multiple of SweepStep above it, up to SweepMax.
+func (c Config) SweepRates() []float64 {
+	if c.SweepStart <= 0 {
+		return nil
+	}
+	out := []float64{c.SweepStart}
+	if c.SweepStep <= 0 {
+		return out
+	}
+	for k := math.Floor(c.SweepStart/c.SweepStep) + 1; k*c.SweepStep <= c.SweepMax && len(out) < 1000; k++ {
+		out = append(out, k*c.SweepStep)
+	}
+	return out
 }
 
 // Clients is the number of clients per transport the scenario opens.
@@ -165,11 +203,21 @@ func (c Config) Validate(scenario string) error {
 		}
 	}
 	switch scenario {
-	case ScenarioFanout, ScenarioReconnect:
+	case ScenarioFanout, ScenarioReconnect, ScenarioSweep:
 		if len(c.Subscribers) == 0 || slices.Min(c.Subscribers) < 1 {
 			return fmt.Errorf("--subscribers must be at least 1")
 		}
-		if c.Rate <= 0 || c.Rate > 100_000 {
+		if scenario == ScenarioSweep {
+			if len(c.Subscribers) != 1 {
+				return fmt.Errorf("sweep: give one --subscribers count (the rate is what rises)")
+			}
+			if c.SweepStart <= 0 || c.SweepStep < 0 || c.SweepMax > 100_000 || c.SweepMax < c.SweepStart {
+				return fmt.Errorf("sweep: want 0 < --sweep-start ≤ --sweep-max ≤ 100000 and --sweep-step ≥ 0")
+			}
+			if c.SweepP99 <= 0 {
+				return fmt.Errorf("--sweep-p99 must be positive")
+			}
+		} else if c.Rate <= 0 || c.Rate > 100_000 {
 			return fmt.Errorf("--rate must be in (0, 100000] events/s")
 		}
 		if c.Size < 0 || c.Size > 1<<20 {

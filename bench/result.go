@@ -23,25 +23,51 @@ type Result struct {
 	ServerMode string                      `json:"server_mode"`
 	Transports map[string]*TransportResult `json:"transports"`
 	// Floor is the machine's floor measured on the same workload in the
-	// same run (fanout, unless --floor=false): plain TCP, one write per
-	// delivery, no transport (see floor.go). It has a TransportResult's
-	// shape; "server" figures are the floor writer process's, "loadgen"
-	// figures its readers' (and this process's). With several steps it is
-	// the last step's; every step's is in Sweep. Each transport's VsFloor
+	// same run (fanout and sweep, unless --floor=false): plain TCP, one
+	// write per delivery, no transport (see floor.go). It has a
+	// TransportResult's shape; "server" figures are the floor writer
+	// process's, "loadgen" figures its readers' (and this process's). With
+	// several steps it is the last step's (fanout) or the best sustained
+	// one's (sweep); every step's is in Sweep. Each transport's VsFloor
 	// divides its figures by the floor's of the same step.
 	Floor *TransportResult `json:"floor,omitempty"`
 	// Sweep holds every step of a fanout run over several subscriber
-	// counts (--subscribers 100,1000); Transports is the last step.
+	// counts (--subscribers 100,1000; Transports is the last step) or of
+	// the sweep scenario's rising rate (Transports holds, per transport,
+	// its highest step that met the limit, else its first step).
 	Sweep []SweepStep `json:"sweep,omitempty"`
-	Notes []string    `json:"notes,omitempty"`
+	// Saturation is the sweep scenario's verdict per transport and for
+	// "floor".
+	Saturation map[string]*Saturation `json:"saturation,omitempty"`
+	Notes      []string               `json:"notes,omitempty"`
 }
 
-// SweepStep is one subscriber count of a fanout sweep.
+// SweepStep is one step of a sweep: one subscriber count of a fanout
+// sweep, or one rate of the sweep scenario (a transport that already failed
+// the limit is absent from the later steps).
 type SweepStep struct {
 	Subscribers int                         `json:"subscribers"`
 	Rate        float64                     `json:"rate,omitempty"` // events/s per topic
 	Transports  map[string]*TransportResult `json:"transports"`
 	Floor       *TransportResult            `json:"floor,omitempty"`
+}
+
+// Saturation is one transport's (or the floor's) outcome of the sweep
+// scenario: the rate rose step by step at a fixed subscriber count until a
+// step missed the limit (p99 latency from schedule above --sweep-p99, or
+// fewer deliveries than expected).
+type Saturation struct {
+	Subscribers int `json:"subscribers"`
+	// MaxSustainedDeliveriesPerS is deliveries_per_s of the highest-rate
+	// step that met the limit: p99 from schedule within it, 0 lost, every
+	// expected delivery made; 0 when no step did.
+	MaxSustainedDeliveriesPerS float64 `json:"max_sustained_deliveries_per_s"`
+	SustainedRate              float64 `json:"sustained_rate"` // events/s per topic of that step (0: none)
+	// FailedRate is the first rate that missed the limit (0: every step up
+	// to --sweep-max met it); StoppedBecause says how it missed.
+	FailedRate     float64 `json:"failed_rate,omitempty"`
+	StoppedBecause string  `json:"stopped_because"`
+	Steps          int     `json:"steps"`
 }
 
 // FloorMultiples is a transport's figures divided by the floor's of the

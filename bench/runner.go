@@ -80,6 +80,8 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 		err = r.reconnect(ctx, res)
 	case ScenarioTasks:
 		err = r.tasks(ctx, res)
+	case ScenarioSweep:
+		err = r.sweep(ctx, res)
 	}
 	res.EndedAt = time.Now().UTC()
 	if ctx.Err() != nil {

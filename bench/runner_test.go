@@ -3,6 +3,8 @@ package bench_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,6 +187,19 @@ func TestConfigValidate(t *testing.T) {
 			c.Targets = []string{"http://10.0.0.5:8080"}
 		}, true},
 		{"tasks without watchers", bench.ScenarioTasks, func(c *bench.Config) { c.Watchers = 0 }, true},
+		{"sweep defaults", bench.ScenarioSweep, func(c *bench.Config) { *c = bench.Defaults(bench.ScenarioSweep) }, false},
+		{"sweep of several counts", bench.ScenarioSweep, func(c *bench.Config) {
+			*c = bench.Defaults(bench.ScenarioSweep)
+			c.Subscribers = []int{100, 200}
+		}, true},
+		{"sweep max below start", bench.ScenarioSweep, func(c *bench.Config) {
+			*c = bench.Defaults(bench.ScenarioSweep)
+			c.SweepMax = 5
+		}, true},
+		{"sweep without a limit", bench.ScenarioSweep, func(c *bench.Config) {
+			*c = bench.Defaults(bench.ScenarioSweep)
+			c.SweepP99 = 0
+		}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,5 +247,84 @@ func TestRunnerMultiTarget(t *testing.T) {
 	// Ten clients on each server, each expecting its own server's events.
 	if want := 10*pa + 10*pb; tr.Expected != want || tr.Lost != 0 || tr.Duplicates != 0 {
 		t.Errorf("expected %d, want %d; lost %d, dup %d", tr.Expected, want, tr.Lost, tr.Duplicates)
+	}
+}
+
+// TestRunnerSweep climbs three small rates; a limit no step can meet stops
+// each instrument at its first step, one no step misses lets it climb to
+// the last.
+func TestRunnerSweep(t *testing.T) {
+	srv := newTestServer(t)
+	c := smallConfig(bench.ScenarioSweep, srv.URL)
+	c.Transports = []string{bench.WS}
+	c.Duration = bench.Duration(time.Second)
+	c.SweepStart, c.SweepStep, c.SweepMax = 10, 20, 40 // 10, 20, 40
+	c.SweepP99 = bench.Duration(time.Hour)
+	r := &bench.Runner{Config: c}
+	res, err := r.Run(context.Background(), bench.ScenarioSweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sweep) != 3 || res.Sweep[0].Rate != 10 || res.Sweep[2].Rate != 40 {
+		t.Fatalf("sweep steps %+v", res.Sweep)
+	}
+	for _, name := range []string{bench.WS, bench.Floor} {
+		sat := res.Saturation[name]
+		if sat == nil || sat.Steps != 3 || sat.SustainedRate != 40 || sat.FailedRate != 0 || sat.MaxSustainedDeliveriesPerS <= 0 || sat.Subscribers != 20 {
+			t.Errorf("%s: saturation %+v", name, sat)
+		}
+	}
+	last := res.Sweep[2]
+	if tr := last.Transports[bench.WS]; tr == nil || tr.Lost != 0 || tr.Expected != 40*20 || tr.VsFloor == nil {
+		t.Errorf("last step ws: %+v", tr)
+	}
+	if fl := last.Floor; fl == nil || fl.Lost != 0 || fl.Delivered != 40*20 {
+		t.Errorf("last step floor: %+v", fl)
+	}
+	if res.Transports[bench.WS] == nil || res.Floor == nil || res.Transports[bench.WS].Expected != 40*20 {
+		t.Errorf("best steps: ws %+v floor %+v", res.Transports[bench.WS], res.Floor)
+	}
+
+	c.SweepP99 = bench.Duration(time.Microsecond)
+	c.NoFloor = true
+	r = &bench.Runner{Config: c}
+	res, err = r.Run(context.Background(), bench.ScenarioSweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sat := res.Saturation[bench.WS]
+	if sat == nil || sat.Steps != 1 || sat.FailedRate != 10 || sat.SustainedRate != 0 || sat.MaxSustainedDeliveriesPerS != 0 ||
+		!strings.Contains(sat.StoppedBecause, "p99 latency from schedule") {
+		t.Errorf("saturation %+v", sat)
+	}
+	if len(res.Sweep) != 1 || res.Floor != nil || res.Saturation[bench.Floor] != nil {
+		t.Errorf("steps %d, floor %+v %+v", len(res.Sweep), res.Floor, res.Saturation[bench.Floor])
+	}
+	if res.Transports[bench.WS] == nil {
+		t.Error("no ws result though its first step ran")
+	}
+}
+
+func TestSweepRates(t *testing.T) {
+	t.Parallel()
+	c := bench.Defaults(bench.ScenarioSweep)
+	for _, tc := range []struct {
+		start, step, max float64
+		want             []float64
+	}{
+		{10, 20, 100, []float64{10, 20, 40, 60, 80, 100}},
+		{10, 10, 40, []float64{10, 20, 30, 40}},
+		{20, 20, 50, []float64{20, 40}},
+		{5, 0, 100, []float64{5}},
+		{30, 20, 30, []float64{30}},
+	} {
+		c.SweepStart, c.SweepStep, c.SweepMax = tc.start, tc.step, tc.max
+		if got := c.SweepRates(); !slices.Equal(got, tc.want) {
+			t.Errorf("SweepRates(%v, %v, %v) = %v, want %v", tc.start, tc.step, tc.max, got, tc.want)
+		}
+	}
+	if d := bench.Defaults(bench.ScenarioSweep); !slices.Equal(d.Subscribers, []int{5000}) || d.SweepP99.D() != time.Second ||
+		!slices.Equal(d.SweepRates()[:4], []float64{10, 20, 40, 60}) {
+		t.Errorf("sweep defaults: %v subscribers, p99 %v, rates %v", d.Subscribers, d.SweepP99, d.SweepRates())
 	}
 }

@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/loadgen                                  # default comparison: spawns the demo server, runs every scenario, writes results/
 //	go run ./cmd/loadgen fanout --subscribers 5000 --rate 20 --size 256 --duration 60s
+//	go run ./cmd/loadgen sweep --subscribers 5000                  # rate rising until p99 from schedule passes 1 s
 //	go run ./cmd/loadgen connect --connections 19000 --hold 60s
 //	go run ./cmd/loadgen reconnect --subscribers 10000
 //	go run ./cmd/loadgen tasks --tasks 50 --watchers 20

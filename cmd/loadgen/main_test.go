@@ -64,6 +64,11 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 		}},
+		{"sweep", []string{"--subscribers", "50", "--step-duration", "1s", "--sweep-max", "20"}, func(t *testing.T, name string, tr map[string]any) {
+			if num(tr, "expected") == 0 || num(tr, "delivered") != num(tr, "expected") || num(tr, "server_cpu_us_per_delivery") <= 0 {
+				t.Errorf("%s: best step: expected %v delivered %v, server CPU per delivery %v", name, tr["expected"], tr["delivered"], tr["server_cpu_us_per_delivery"])
+			}
+		}},
 		{"connect", []string{"--connections", "50", "--hold", "2s"}, func(t *testing.T, name string, tr map[string]any) {
 			if num(tr, "connections", "established") != 50 || num(tr, "connections", "failed") != 0 || num(tr, "connections", "peak") != 50 {
 				t.Errorf("%s: connections %v", name, tr["connections"])
@@ -117,8 +122,11 @@ func TestScenarios(t *testing.T) {
 			}
 			res := readJSON(t, out)
 			checkShape(t, res, tc.scenario)
-			if tc.scenario == "fanout" {
+			switch tc.scenario {
+			case "fanout":
 				checkFloor(t, res)
+			case "sweep":
+				checkSaturation(t, res)
 			}
 			for _, name := range []string{"ws", "sse"} {
 				tc.check(t, name, res["transports"].(map[string]any)[name].(map[string]any))
@@ -204,6 +212,33 @@ func checkFloor(t *testing.T, res map[string]any) {
 		if num(tr, "vs_floor", "server_cpu") <= 0 || num(tr, "vs_floor", "loadgen_cpu") <= 0 || num(tr, "vs_floor", "latency_p99") <= 0 {
 			t.Errorf("%s: vs_floor %v", name, tr["vs_floor"])
 		}
+	}
+}
+
+// checkSaturation checks a sweep's verdicts: one per transport and the
+// floor, each after at least one step (10 and 20 events/s were asked).
+func checkSaturation(t *testing.T, res map[string]any) {
+	t.Helper()
+	sat, _ := res["saturation"].(map[string]any)
+	for _, name := range []string{"ws", "sse", "floor"} {
+		s, ok := sat[name].(map[string]any)
+		if !ok {
+			t.Errorf("no saturation.%s in %v", name, res["saturation"])
+			continue
+		}
+		if num(s, "steps") < 1 || num(s, "subscribers") != 50 || s["stopped_because"] == "" {
+			t.Errorf("saturation.%s = %v", name, s)
+		}
+		if _, ok := s["max_sustained_deliveries_per_s"]; !ok {
+			t.Errorf("saturation.%s lacks max_sustained_deliveries_per_s", name)
+		}
+	}
+	steps, _ := res["sweep"].([]any)
+	if len(steps) == 0 {
+		t.Fatal("no sweep steps")
+	}
+	if first, _ := steps[0].(map[string]any); num(first, "rate") != 10 || first["floor"] == nil {
+		t.Errorf("first step %v", first)
 	}
 }
 

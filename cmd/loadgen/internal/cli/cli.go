@@ -4,9 +4,9 @@
 //
 // Commands:
 //
-//	loadgen                          default comparison: every scenario, modest sizes, both transports
-//	loadgen fanout|connect|reconnect|tasks [flags]
-//	loadgen full [--out DIR]         the committed comparison (the floors of issue 3; long)
+//	loadgen                          default comparison: every scenario but sweep, modest sizes, both transports
+//	loadgen fanout|sweep|connect|reconnect|tasks [flags]
+//	loadgen full [--out DIR]         the committed comparison (the floors of issue 3, and the sweep; long)
 //	loadgen report FILE.json...      Markdown + SVG charts next to each file
 //	loadgen worker                   (internal) a worker process, driven over stdin/stdout
 //	loadgen floor-server|floor-reader (internal) the floor's writer and readers (see bench.Floor)
@@ -38,7 +38,10 @@
 //	--admin-token T       bearer token for a target's admin endpoint (or $TWINSTREAM_ADMIN_TOKEN)
 //	--no-report           write only the JSON
 //	--worker-cpuprofile DIR  CPU profiles of the worker processes (pprof)
-//	--floor=false         fanout: skip the floor (plain TCP, one write per delivery; on by default)
+//	--floor=false         fanout, sweep: skip the floor (plain TCP, one write per delivery; on by default)
+//	--sweep-start R, --sweep-step S, --sweep-max M   sweep: rates R, then every multiple of S above R, up to M (10, 20, 400)
+//	--step-duration D     sweep: publishing time of each step (= --duration; default 10s)
+//	--sweep-p99 D         sweep: a step fails when p99 latency from schedule passes D (default 1s)
 package cli
 
 import (
@@ -199,6 +202,11 @@ func parseFlags(scenario string, args []string, stderr io.Writer) (options, erro
 		c.NoFloor = !on
 		return err
 	})
+	fs.Float64Var(&c.SweepStart, "sweep-start", c.SweepStart, "sweep: first rate (events/s per topic)")
+	fs.Float64Var(&c.SweepStep, "sweep-step", c.SweepStep, "sweep: then every multiple of this above the start")
+	fs.Float64Var(&c.SweepMax, "sweep-max", c.SweepMax, "sweep: highest rate tried")
+	durVar(fs, &c.SweepP99, "sweep-p99", "sweep: a step fails when p99 latency from schedule passes this")
+	durVar(fs, &c.Duration, "step-duration", "sweep: publishing time of each step (the same as --duration)")
 	fs.BoolVar(&o.noReport, "no-report", false, "write only the JSON")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live progress")
 	if err := fs.Parse(args); err != nil {
@@ -321,9 +329,9 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  loadgen                          default comparison: every scenario at modest sizes on ws and sse, results in results/
-  loadgen fanout|connect|reconnect|tasks [flags]
-  loadgen full [--out DIR]         the committed comparison (floors of issue 3; about 20 minutes)
+  loadgen                          default comparison: every scenario but sweep, at modest sizes on ws and sse, results in results/
+  loadgen fanout|sweep|connect|reconnect|tasks [flags]
+  loadgen full [--out DIR]         the committed comparison (floors of issue 3, and the sweep; about 30 minutes)
   loadgen report FILE.json...      Markdown + SVG charts next to each file
 
 Flags:
@@ -343,7 +351,9 @@ Flags:
   --sse-retry D         spawned server's retry:         --ws-backoff-initial/-max D, --ws-backoff-jitter F
   --sse-jitter F        SSE jitter around retry: (-1 = none, browser-style)
   --admin-token T       admin bearer token for --target --no-report    JSON only      --quiet  no progress
-  --floor=false         skip the floor (plain TCP, one write per delivery) that fanout runs after the transports
+  --floor=false         skip the floor (plain TCP, one write per delivery) that fanout and sweep run after the transports
+  --sweep-start R --sweep-step S --sweep-max M   sweep rates: R, then each multiple of S above R, up to M (10, 20, 400)
+  --step-duration D     sweep: publishing time per step (10s)   --sweep-p99 D   sweep: p99 from schedule limit (1s)
   --worker-cpuprofile DIR  CPU profiles of the worker processes
 `)
 }

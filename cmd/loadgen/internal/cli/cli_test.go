@@ -53,6 +53,17 @@ func TestParseFlags(t *testing.T) {
 		{"floor off", "fanout", []string{"--floor=false"}, func(o options) bool { return o.cfg.NoFloor }, false},
 		{"floor on", "fanout", []string{"--floor"}, func(o options) bool { return !o.cfg.NoFloor }, false},
 		{"bad floor", "fanout", []string{"--floor=maybe"}, nil, true},
+		{"sweep defaults", "sweep", nil, func(o options) bool {
+			c := o.cfg
+			return slices.Equal(c.Subscribers, []int{5000}) && c.SweepStart == 10 && c.SweepStep == 20 && c.SweepP99.D() == time.Second && c.Duration.D() == 10*time.Second
+		}, false},
+		{"sweep flags", "sweep", []string{"--subscribers", "2000", "--sweep-start", "20", "--sweep-step", "10", "--sweep-max", "90",
+			"--step-duration", "15s", "--sweep-p99", "500ms"}, func(o options) bool {
+			c := o.cfg
+			return slices.Equal(c.Subscribers, []int{2000}) && c.SweepStart == 20 && c.SweepStep == 10 && c.SweepMax == 90 &&
+				c.Duration.D() == 15*time.Second && c.SweepP99.D() == 500*time.Millisecond
+		}, false},
+		{"sweep of two counts", "sweep", []string{"--subscribers", "100,200"}, nil, true},
 		{"unknown flag", "fanout", []string{"--nope"}, nil, true},
 		{"bad number", "fanout", []string{"--subscribers", "ten"}, nil, true},
 		{"bad duration", "fanout", []string{"--duration", "soon"}, nil, true},
@@ -141,6 +152,9 @@ func TestFullConfigMeetsFloors(t *testing.T) {
 	}
 	if r := FullConfig(bench.ScenarioReconnect); slices.Max(r.Subscribers) < 10000 {
 		t.Errorf("reconnect %+v below the floor", r)
+	}
+	if s := FullConfig(bench.ScenarioSweep); s.Subscribers[0] != 5000 || !slices.Equal(s.SweepRates()[:3], []float64{10, 20, 40}) || s.Duration.D() < 10*time.Second {
+		t.Errorf("full sweep: %v subscribers, rates %v, %v per step", s.Subscribers, s.SweepRates(), s.Duration.D())
 	}
 	for _, s := range bench.Scenarios {
 		if err := FullConfig(s).Validate(s); err != nil {
