@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
@@ -71,6 +73,12 @@ type Config struct {
 	InProcess   bool          `json:"in_process,omitempty"`  // workers as goroutines (tests); not for big runs
 	ClientsPerP int           `json:"clients_per_proc"`      // automatic --procs divisor
 	ProfileDir  string        `json:"profile_dir,omitempty"` // workers write CPU profiles here (worker-<transport>-<n>.pprof)
+	// ServerCPUProfile, when set, saves a CPU profile of each spawned
+	// server over each publishing phase (fanout, sweep): the server runs
+	// with --pprof on a free loopback port, and the file name gets the
+	// transport (and the step) before its extension (see ProfilePath).
+	ServerCPUProfile string `json:"server_cpuprofile,omitempty"`
+
 	// NoFloor skips the floor (fanout, sweep; --floor=false).
 	NoFloor bool `json:"no_floor,omitempty"`
 
@@ -250,5 +258,22 @@ func (c Config) Validate(scenario string) error {
 	if c.RampRate < 0 {
 		return fmt.Errorf("--ramp-rate must not be negative")
 	}
+	if c.ServerCPUProfile != "" && len(c.Targets) > 0 {
+		return fmt.Errorf("--server-cpuprofile needs a spawned server (no --target)")
+	}
 	return nil
+}
+
+// ProfilePath is where the server CPU profile of one publishing phase goes:
+// ServerCPUProfile with "-<transport>" and, when the run has several
+// steps, "-<step>" inserted before its extension (server.pprof →
+// server-ws.pprof, server-ws-5000.pprof, server-sse-20eps.pprof).
+func (c Config) ProfilePath(transport, step string) string {
+	p := c.ServerCPUProfile
+	ext := filepath.Ext(p)
+	base := strings.TrimSuffix(p, ext)
+	if step != "" {
+		return base + "-" + transport + "-" + step + ext
+	}
+	return base + "-" + transport + ext
 }

@@ -166,12 +166,21 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	ph.mu.Lock()
 	ph.status = func() string { return pub.stats().status() }
 	ph.mu.Unlock()
+	var prof <-chan error
+	if c.ServerCPUProfile != "" && ctx.Err() == nil {
+		prof = startServerProfile(ctx, ts, c.ProfilePath(transport, st.name), c.Duration.D())
+	}
 	mark := ph.markCosts(ctx)
 	start := time.Now()
 	if ctx.Err() == nil {
 		pub.run(ctx, c.Duration.D())
 	}
 	tr, _, err := r.endMeasured(ctx, ph, pub, ts, label, start, &mark)
+	if prof != nil {
+		if perr := <-prof; perr != nil {
+			fmt.Fprintf(r.logw(), "[%s] server CPU profile: %v\n", label, perr)
+		}
+	}
 	return tr, err
 }
 

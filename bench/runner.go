@@ -125,10 +125,19 @@ func (r *Runner) withTargets(ctx context.Context, res *Result, fn func([]*target
 		}
 		return fn(ts)
 	}
-	proc, err := spawnServer(ctx, r.serverBin, "127.0.0.1:0", r.serverArgs())
+	args, pprofAddr := r.serverArgs(), ""
+	if r.Config.ServerCPUProfile != "" {
+		var err error
+		if pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof", pprofAddr)
+	}
+	proc, err := spawnServer(ctx, r.serverBin, "127.0.0.1:0", args)
 	if err != nil {
 		return err
 	}
+	proc.pprof = pprofAddr
 	t := newTarget(proc.url, proc)
 	defer func() { _ = t.process().stop(15 * time.Second) }() // the current process: a restart replaces it
 	res.Env.SetServer(proc.pid())

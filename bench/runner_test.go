@@ -187,6 +187,11 @@ func TestConfigValidate(t *testing.T) {
 			c.Targets = []string{"http://10.0.0.5:8080"}
 		}, true},
 		{"tasks without watchers", bench.ScenarioTasks, func(c *bench.Config) { c.Watchers = 0 }, true},
+		{"server profile of a target", bench.ScenarioFanout, func(c *bench.Config) {
+			c.ServerCPUProfile = "cpu.pprof"
+			c.Targets = []string{"http://10.0.0.5:8080"}
+		}, true},
+		{"server profile", bench.ScenarioFanout, func(c *bench.Config) { c.ServerCPUProfile = "cpu.pprof" }, false},
 		{"sweep defaults", bench.ScenarioSweep, func(c *bench.Config) { *c = bench.Defaults(bench.ScenarioSweep) }, false},
 		{"sweep of several counts", bench.ScenarioSweep, func(c *bench.Config) {
 			*c = bench.Defaults(bench.ScenarioSweep)
@@ -326,5 +331,23 @@ func TestSweepRates(t *testing.T) {
 	if d := bench.Defaults(bench.ScenarioSweep); !slices.Equal(d.Subscribers, []int{5000}) || d.SweepP99.D() != time.Second ||
 		!slices.Equal(d.SweepRates()[:4], []float64{10, 20, 40, 60}) {
 		t.Errorf("sweep defaults: %v subscribers, p99 %v, rates %v", d.Subscribers, d.SweepP99, d.SweepRates())
+	}
+}
+
+func TestProfilePath(t *testing.T) {
+	t.Parallel()
+	c := bench.Config{ServerCPUProfile: "out/server.pprof"}
+	for _, tc := range []struct{ transport, step, want string }{
+		{"ws", "", "out/server-ws.pprof"},
+		{"sse", "5000", "out/server-sse-5000.pprof"},
+		{"ws", "20eps", "out/server-ws-20eps.pprof"},
+	} {
+		if got := c.ProfilePath(tc.transport, tc.step); got != tc.want {
+			t.Errorf("ProfilePath(%q, %q) = %q, want %q", tc.transport, tc.step, got, tc.want)
+		}
+	}
+	c.ServerCPUProfile = "cpu"
+	if got := c.ProfilePath("ws", ""); got != "cpu-ws" {
+		t.Errorf("without an extension: %q", got)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -55,12 +58,13 @@ func ModuleDir() string {
 
 // serverProc is a demo server process loadgen spawned.
 type serverProc struct {
-	bin  string
-	args []string
-	url  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // exit error, valid after done
+	bin   string
+	args  []string
+	url   string
+	pprof string // host:port of its --pprof listener ("" without)
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when the process has exited
+	err   error         // exit error, valid after done
 
 	logMu sync.Mutex
 	log   tailBuffer // the last lines of its stderr, for error reports
@@ -176,4 +180,66 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// freeLoopbackAddr returns 127.0.0.1:PORT with a port that was free a
+// moment ago (for a spawned server's --pprof).
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startServerProfile fetches a CPU profile of d (whole seconds, at least
+// one) from the spawned server's pprof listener into path, in the
+// background; the channel yields the outcome once the file is written.
+func startServerProfile(ctx context.Context, ts []*target, path string, d time.Duration) <-chan error {
+	out := make(chan error, 1)
+	var proc *serverProc
+	if len(ts) > 0 {
+		proc = ts[0].process()
+	}
+	if proc == nil || proc.pprof == "" {
+		out <- errors.New("the server was not spawned with --pprof")
+		return out
+	}
+	secs := max(1, int(math.Round(d.Seconds())))
+	u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", proc.pprof, secs)
+	go func() { // owner: the caller, which receives from out; ends with the request
+		out <- fetchToFile(context.WithoutCancel(ctx), u, path, time.Duration(secs)*time.Second+time.Minute)
+	}()
+	return out
+}
+
+func fetchToFile(ctx context.Context, u, path string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, bytes.TrimSpace(b))
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

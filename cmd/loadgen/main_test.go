@@ -46,7 +46,11 @@ func TestScenarios(t *testing.T) {
 		args     []string
 		check    func(t *testing.T, name string, tr map[string]any)
 	}{
-		{"fanout", []string{"--subscribers", "200", "--duration", "3s", "--procs", "2"}, func(t *testing.T, name string, tr map[string]any) {
+		{"fanout", []string{"--subscribers", "200", "--duration", "3s", "--procs", "2", "--server-cpuprofile", filepath.Join(dir, "server.pprof")}, func(t *testing.T, name string, tr map[string]any) {
+			// A CPU profile of the spawned server over the publishing phase.
+			if st, err := os.Stat(filepath.Join(dir, "server-"+name+".pprof")); err != nil || st.Size() == 0 {
+				t.Errorf("%s: server CPU profile: %v", name, err)
+			}
 			if num(tr, "expected") == 0 || num(tr, "lost") != 0 || num(tr, "duplicates") != 0 || num(tr, "out_of_order") != 0 {
 				t.Errorf("%s: %v expected, %v lost, %v duplicates, %v out of order", name, tr["expected"], tr["lost"], tr["duplicates"], tr["out_of_order"])
 			}

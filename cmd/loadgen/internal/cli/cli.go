@@ -38,6 +38,9 @@
 //	--admin-token T       bearer token for a target's admin endpoint (or $TWINSTREAM_ADMIN_TOKEN)
 //	--no-report           write only the JSON
 //	--worker-cpuprofile DIR  CPU profiles of the worker processes (pprof)
+//	--server-cpuprofile FILE CPU profile of each spawned server over each publishing phase (fanout, sweep):
+//	                      the server runs with --pprof on a free loopback port; FILE gets -<transport>
+//	                      (and -<subscribers> or -<rate>eps for a multi-step run) before its extension
 //	--floor=false         fanout, sweep: skip the floor (plain TCP, one write per delivery; on by default)
 //	--sweep-start R, --sweep-step S, --sweep-max M   sweep: rates R, then every multiple of S above R, up to M (10, 20, 400)
 //	--step-duration D     sweep: publishing time of each step (= --duration; default 10s)
@@ -197,6 +200,7 @@ func parseFlags(scenario string, args []string, stderr io.Writer) (options, erro
 	fs.StringVar(&c.AdminToken, "admin-token", os.Getenv("TWINSTREAM_ADMIN_TOKEN"), "bearer token for a target's admin endpoint")
 	fs.BoolVar(&c.InProcess, "in-process", false, "run workers as goroutines (small runs only)")
 	fs.StringVar(&c.ProfileDir, "worker-cpuprofile", "", "directory for the worker processes' CPU profiles")
+	fs.StringVar(&c.ServerCPUProfile, "server-cpuprofile", "", "CPU profile of each spawned server over the publishing phase (FILE gets -<transport> before its extension)")
 	fs.BoolFunc("floor", "run the floor (plain TCP, one write per delivery) beside the transports (default true; --floor=false skips it)", func(v string) error {
 		on, err := strconv.ParseBool(v)
 		c.NoFloor = !on
@@ -355,5 +359,6 @@ Flags:
   --sweep-start R --sweep-step S --sweep-max M   sweep rates: R, then each multiple of S above R, up to M (10, 20, 400)
   --step-duration D     sweep: publishing time per step (10s)   --sweep-p99 D   sweep: p99 from schedule limit (1s)
   --worker-cpuprofile DIR  CPU profiles of the worker processes
+  --server-cpuprofile FILE CPU profile of each spawned server's publishing phase (FILE-ws.pprof, FILE-sse.pprof…)
 `)
 }

@@ -64,6 +64,10 @@ func TestParseFlags(t *testing.T) {
 				c.Duration.D() == 15*time.Second && c.SweepP99.D() == 500*time.Millisecond
 		}, false},
 		{"sweep of two counts", "sweep", []string{"--subscribers", "100,200"}, nil, true},
+		{"profiles", "fanout", []string{"--server-cpuprofile", "p/server.pprof", "--worker-cpuprofile", "p"}, func(o options) bool {
+			return o.cfg.ServerCPUProfile == "p/server.pprof" && o.cfg.ProfileDir == "p"
+		}, false},
+		{"server profile of a target", "fanout", []string{"--server-cpuprofile", "x.pprof", "--target", "http://10.0.0.5:8080"}, nil, true},
 		{"unknown flag", "fanout", []string{"--nope"}, nil, true},
 		{"bad number", "fanout", []string{"--subscribers", "ten"}, nil, true},
 		{"bad duration", "fanout", []string{"--duration", "soon"}, nil, true},

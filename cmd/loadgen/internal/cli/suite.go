@@ -87,7 +87,7 @@ func runSuite(ctx context.Context, kind string, args []string, stdout, stderr io
 			// Keep what the user set that is not a size.
 			o.cfg.Targets, o.cfg.Transports, o.cfg.ServerBin, o.cfg.ServerArgs = base.Targets, base.Transports, base.ServerBin, base.ServerArgs
 			o.cfg.Procs, o.cfg.SourceIPs, o.cfg.AdminToken = base.Procs, base.SourceIPs, base.AdminToken
-			o.cfg.NoFloor, o.cfg.ProfileDir = base.NoFloor, base.ProfileDir
+			o.cfg.NoFloor, o.cfg.ServerCPUProfile, o.cfg.ProfileDir = base.NoFloor, base.ServerCPUProfile, base.ProfileDir
 		}
 		if serverBin != "" {
 			o.cfg.ServerBin = serverBin
