@@ -19,8 +19,9 @@ import (
 
 // Transport colours: the same in every chart.
 var colors = map[string]color.Color{
-	bench.WS:  color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // blue
-	bench.SSE: color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, // orange
+	bench.WS:    color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // blue
+	bench.SSE:   color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, // orange
+	bench.Floor: color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}, // grey
 }
 
 func colorOf(transport string) color.Color {
@@ -176,12 +177,49 @@ var percentileTicks = plot.ConstantTicks{
 func latencyCDF(r *bench.Result) chart {
 	c := chart{title: r.Scenario + ": delivery latency distribution", xLabel: "percentile",
 		yLabel: "latency (ms)", xTicks: percentileTicks, logY: true, xMax: 6.3}
-	for _, t := range transportsOf(r) {
+	for _, col := range columnsOf(r) {
 		var xys plotter.XYs
-		for _, p := range r.Transports[t].LatencyCDF {
+		for _, p := range col.tr.LatencyCDF {
 			xys = append(xys, plotter.XY{X: percentileX(p.P), Y: p.MS})
 		}
-		c.lines = append(c.lines, series{name: t, transport: t, xys: xys})
+		t := col.name
+		if col.tr == r.Floor {
+			t = bench.Floor
+		}
+		c.lines = append(c.lines, series{name: col.name, transport: t, xys: xys, dashed: t == bench.Floor})
+	}
+	return c
+}
+
+// saturation draws the sweep: each step's deliveries/s against its p99
+// latency from schedule, per transport and the floor, with the limit.
+func saturation(r *bench.Result) chart {
+	c := chart{title: "sweep: p99 latency from schedule vs deliveries/s", xLabel: "deliveries/s achieved",
+		yLabel: "p99 from schedule (ms)", logY: true, legendTopRight: false}
+	points := map[string]plotter.XYs{}
+	var maxX float64
+	for _, s := range r.Sweep {
+		for _, col := range stepColumns(r, s) {
+			if col.tr.LatencyFromScheduleMS.Count == 0 {
+				continue
+			}
+			points[col.name] = append(points[col.name], plotter.XY{X: col.tr.DeliveriesPerS, Y: col.tr.LatencyFromScheduleMS.P99})
+			maxX = max(maxX, col.tr.DeliveriesPerS)
+		}
+	}
+	names := transportsOf(r)
+	for _, t := range sortedKeys(points) {
+		if !slices.Contains(names, t) {
+			names = append(names, t)
+		}
+	}
+	for _, t := range names {
+		if xys := points[t]; len(xys) > 0 {
+			c.lines = append(c.lines, series{name: t, transport: t, xys: xys, dashed: t == bench.Floor})
+		}
+	}
+	if limit := float64(r.Config.SweepP99.D().Milliseconds()); limit > 0 && maxX > 0 {
+		c.lines = append(c.lines, series{name: "limit", transport: "limit", xys: plotter.XYs{{X: 0, Y: limit}, {X: maxX, Y: limit}}, dashed: true})
 	}
 	return c
 }
@@ -202,15 +240,25 @@ func latencyVsSubscribers(results []*bench.Result) chart {
 			points[t][n] = tr.LatencyMS
 		}
 	}
+	withFloor := func(ts map[string]*bench.TransportResult, floor *bench.TransportResult) map[string]*bench.TransportResult {
+		if floor == nil {
+			return ts
+		}
+		out := map[string]*bench.TransportResult{bench.Floor: floor}
+		for k, v := range ts {
+			out[k] = v
+		}
+		return out
+	}
 	for _, r := range results {
 		if r.Scenario != bench.ScenarioFanout {
 			continue
 		}
 		for _, s := range r.Sweep {
-			add(s.Subscribers, s.Transports)
+			add(s.Subscribers, withFloor(s.Transports, s.Floor))
 		}
 		if len(r.Sweep) == 0 && len(r.Config.Subscribers) > 0 {
-			add(slices.Max(r.Config.Subscribers), r.Transports)
+			add(slices.Max(r.Config.Subscribers), withFloor(r.Transports, r.Floor))
 		}
 	}
 	for _, t := range sortedKeys(points) {

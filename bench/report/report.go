@@ -70,6 +70,9 @@ func writeCharts(base string, r *bench.Result, all []*bench.Result) ([]string, e
 	if r.Scenario == bench.ScenarioFanout {
 		list = append(list, named{"latency-vs-subscribers", latencyVsSubscribers(all)})
 	}
+	if r.Scenario == bench.ScenarioSweep {
+		list = append(list, named{"saturation", saturation(r)})
+	}
 	list = append(list,
 		named{"connections", overTime(r, "connections held", "connections",
 			func(s bench.Sample) (float64, bool) { return float64(s.Connections), true })},
@@ -132,13 +135,22 @@ func Markdown(w io.Writer, r *bench.Result, charts []string) {
 		fmt.Fprintf(w, "**Interrupted**: the run was stopped early; figures cover what was measured.\n\n")
 	}
 	fmt.Fprintf(w, "%s\n\n", describe(r))
-	writeTable(w, r, ts)
-	if f := failures(r, ts); f != "" {
+	if len(r.Saturation) > 0 {
+		fmt.Fprintf(w, "## Saturation\n\n")
+		writeSaturation(w, r)
+		fmt.Fprintf(w, "\nThe table below is each one's highest step that met the limit (or its first step, when none did); every step is under Sweep.\n\n")
+	}
+	cols := columnsOf(r)
+	writeTable(w, cols)
+	if r.Floor != nil {
+		fmt.Fprintf(w, "\nThe floor is not a transport: the same workload written as plain TCP, one write per delivery, by a process of its own, read by plain TCP readers (see Definitions). \"× floor\" divides a transport's figure by the floor's.\n")
+	}
+	if f := failures(r, cols); f != "" {
 		fmt.Fprintf(w, "\n%s", f)
 	}
 	if len(r.Sweep) > 0 {
 		fmt.Fprintf(w, "\n## Sweep\n\n")
-		writeSweep(w, r, ts)
+		writeSweep(w, r)
 	}
 	if len(charts) > 0 {
 		fmt.Fprintf(w, "\n## Charts\n\n")
@@ -157,6 +169,10 @@ const definitions = `- **latency**: receive time − the event's ts (the server'
 - **connections**: attempted = clients started; established = connected at least once; failed = never connected, or (connect scenario) lost at any time; peak = most connected at once, sampled each second.
 - **server bytes per connection** (connect): (server RSS at the end of the hold, every connection still open − RSS before the clients) / connections open then, RSS from /proc/<pid>/statm (spawned) or /metrics; heap bytes and goroutines per connection likewise, from /metrics.
 - **reconnect**: time from the drop request to each client's next established connection; peak per 100 ms is the tallest 100 ms bucket of reconnections (a thundering herd shows as one tall bucket).
+- **per delivery** (fanout, sweep): a counter's growth over the publishing phase — from just before the first event until every expected delivery was reported (or deliveries stalled for 5 s, or the drain passed), before the clients disconnect — divided by the deliveries. **Server CPU**: utime+stime of the server process (/proc/<pid>/stat of a spawned server, "cpu" of /metrics for a target), including its handling of the publish requests (one per event). **Load generator CPU**: every load generator process, this one (which publishes) and every worker. **Server write syscalls**: syscw of /proc/<pid>/io (spawned servers only); below 1 means several deliveries left in one write. **Server allocations**: the Go runtime's /gc/heap/allocs:objects ("allocs_objects" of /metrics). Each includes what else the process did meanwhile (heartbeats, a /metrics request a second).
+- **floor** (fanout, sweep): the same workload (subscribers, topics, rate, size, duration) moved by the plainest code, right after the transports: a writer process of its own (` + "`loadgen floor-server`" + `, measured from /proc like a spawned server) encodes each event once — the transports' wire JSON and a newline — and writes it to each of its N TCP connections with one write(2) each; readers in worker processes (` + "`loadgen floor-reader`" + `) parse the records in place and account them exactly as the transports' clients are (seq, loss, latency from ts and from schedule). Its "server" figures are the writer's, its "load generator" figures its readers' and the parent's. **× floor** is a transport's figure divided by the floor's of the same step: what the transport, its libraries and HTTP add to what the kernel and the Go runtime cost anyway.
+- **sweep**: at a fixed subscriber count the rate rises step by step, each step a full fanout measurement with its own connections, on one server per transport, until a step's p99 latency from schedule passes the limit or it delivers fewer events than expected; the **highest sustained deliveries/s** is the deliveries/s of the last step that met it.
+- **goroutine stacks per connection** (connect): ("stacks_bytes" of /metrics, the runtime's /memory/classes/heap/stacks:bytes, at the end of the hold − before) / connections open. **RSS at hold start → end**: the server's RSS when the ramp ended and at the end of the hold; the growth per connection shows whether idle connections cost more as time passes.
 `
 
 func describe(r *bench.Result) string {
@@ -176,6 +192,18 @@ func describe(r *bench.Result) string {
 				c.Settle.D(), c.WSBackoff.Initial.D(), c.WSBackoff.Max.D(), c.WSBackoff.Jitter, orDefault(c.SSERetry.D().String(), "0s", "server default"),
 				orDefault(fmt.Sprint(c.SSEBackoff.Jitter), "-1", "none (browser-style)"))
 		}
+	case bench.ScenarioSweep:
+		rates := c.SweepRates()
+		shown := make([]string, 0, 5)
+		for i, v := range rates {
+			if i == 4 && len(rates) > 5 {
+				shown = append(shown, "…")
+				break
+			}
+			shown = append(shown, fmt.Sprint(v))
+		}
+		fmt.Fprintf(&b, "Workload: %s subscribers per transport on %d topic(s), events of %d bytes at a rate rising step by step (%s events/s per topic, up to %g), each step %s, until a step's p99 latency from schedule passes %s or it delivers fewer events than expected.",
+			ints(c.Subscribers), c.Topics, c.Size, strings.Join(shown, ", "), c.SweepMax, c.Duration.D(), c.SweepP99.D())
 	case bench.ScenarioConnect:
 		fmt.Fprintf(&b, "Workload: ramp to %d idle connections per transport at %g/s, hold %s. Clients do not reconnect: any lost connection is a failure.",
 			c.Connections, c.RampRate, c.Hold.D())

@@ -40,15 +40,24 @@ func copyTestdata(t *testing.T, names ...string) []string {
 
 func TestWrite(t *testing.T) {
 	t.Parallel()
-	paths := copyTestdata(t, "fanout.json", "connect.json", "reconnect.json", "tasks.json")
+	paths := copyTestdata(t, "fanout.json", "connect.json", "reconnect.json", "tasks.json", "sweep.json")
 	files, err := report.Write(paths)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]string{ // file → strings it must contain
-		"fanout.md": {"# fanout: ws vs sse", "| latency p99 (ms) |", "| lost | 0 | 0 |", "## Sweep", "fanout-latency-cdf.svg",
-			"fanout-latency-vs-subscribers.svg", "server and load generator share cores"},
-		"connect.md":   {"| connections peak |", "| server bytes per connection |", "connect-memory.svg", "connect-connections.svg"},
+		"fanout.md": {"# fanout: ws vs sse", "| |ws|sse|floor (plain TCP)|", "| latency p99 (ms) |", "| lost | 0 | 0 | 0 |", "## Sweep", "fanout-latency-cdf.svg",
+			"fanout-latency-vs-subscribers.svg", "server and load generator share cores",
+			"| server CPU per delivery (µs) |", "| load generator CPU per delivery (µs, all processes) |",
+			"| server write syscalls per delivery |", "| server allocations per delivery |",
+			"| server CPU × floor |", "| load generator CPU × floor |", "| server write syscalls × floor |", "| latency p50 / p99 × floor |",
+			"| subscribers | events/s | transport |", "server CPU µs/delivery | loadgen CPU µs/delivery | server write syscalls/delivery | server allocs/delivery | server CPU × floor |",
+			"| 50 | 10 | floor |", "- GC: load generator GOGC=", "**floor**", "**per delivery**"},
+		"sweep.md": {"# sweep: ws vs sse", "## Saturation", "| | highest sustained deliveries/s | at events/s | × floor | first rate that missed | why it stopped | steps |",
+			"| floor (plain TCP) |", "p99 latency from schedule", "sweep-saturation.svg", "## Sweep", "| 50 | 10 | ws |", "| 50 | 10 | floor |", "**sweep**"},
+		"connect.md": {"| connections peak |", "| server bytes per connection |", "connect-memory.svg", "connect-connections.svg",
+			"| server Go heap per connection (bytes) |", "| server goroutine stacks per connection (bytes) |", "| server goroutines per connection |",
+			"| server RSS at hold start → end |", "| server RSS growth during the hold per connection (bytes) |"},
 		"reconnect.md": {"| reconnect: 50% / 90% / 99% / all back (ms) |", "| reconnect: peak per 100 ms |", "reconnect-reconnect-timeline.svg", "reconnect-reconnect-back.svg"},
 		"tasks.md":     {"| tasks: same final state everywhere | true (0 mismatches) | true (0 mismatches) |", "POST → terminal"},
 	}
@@ -112,6 +121,39 @@ func checkSVG(t *testing.T, path string) {
 	}
 }
 
+// TestCostColumns: per-delivery figures and their floor multiples, and
+// what the report says when a --target server has no pid to read.
+func TestCostColumns(t *testing.T) {
+	t.Parallel()
+	r, err := bench.ReadResult("testdata/fanout.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := r.Transports[bench.WS]
+	ws.ServerCPUUsPerDelivery, ws.LoadgenCPUUsPerDelivery, ws.ServerWriteSyscallsPerDelivery, ws.ServerAllocsPerDelivery = 12.5, 20, 0.25, 1.5
+	ws.VsFloor = &bench.FloorMultiples{ServerCPU: 1.6, LoadgenCPU: 2, ServerWriteSyscalls: 0.25, LatencyP50: 3, LatencyP99: 12}
+	var b strings.Builder
+	report.Markdown(&b, r, nil)
+	for _, n := range []string{"| server CPU per delivery (µs) | 12.50 |", "| server write syscalls per delivery | 0.250 |",
+		"| server allocations per delivery | 1.500 |", "| server CPU × floor | 1.6× |", "| latency p50 / p99 × floor | 3× / 12× |"} {
+		if !strings.Contains(b.String(), n) {
+			t.Errorf("report lacks %q", n)
+		}
+	}
+	if strings.Contains(b.String(), "not measured for") {
+		t.Errorf("a spawned server's figures are said to be missing:\n%s", b.String())
+	}
+	// A --target: syscalls cannot be read, and the report says so.
+	for _, tr := range r.Transports {
+		tr.ServerWriteSyscallsPerDelivery = 0
+	}
+	b.Reset()
+	report.Markdown(&b, r, nil)
+	if !strings.Contains(b.String(), "Server write syscalls per delivery are not measured for ws, sse: a --target server has no pid here") {
+		t.Errorf("report does not say why syscalls are missing:\n%s", b.String())
+	}
+}
+
 func TestWriteRejectsOtherJSON(t *testing.T) {
 	t.Parallel()
 	p := filepath.Join(t.TempDir(), "x.json")
@@ -149,7 +191,7 @@ func TestSummary(t *testing.T) {
 
 func TestWriteIndex(t *testing.T) {
 	t.Parallel()
-	paths := copyTestdata(t, "fanout.json", "connect.json")
+	paths := copyTestdata(t, "fanout.json", "connect.json", "sweep.json")
 	dir := filepath.Dir(paths[0])
 	if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte("## Notes\n\nhand-written"), 0o644); err != nil {
 		t.Fatal(err)
@@ -162,7 +204,8 @@ func TestWriteIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"`go run ./cmd/loadgen full`", "## fanout", "## connect", "[fanout.md](fanout.md)", "hand-written", "## Environment"} {
+	for _, n := range []string{"`go run ./cmd/loadgen full`", "## fanout", "## connect", "[fanout.md](fanout.md)", "hand-written", "## Environment",
+		"## sweep", "highest sustained deliveries/s", "floor (plain TCP)"} {
 		if !bytes.Contains(b, []byte(n)) {
 			t.Errorf("index lacks %q", n)
 		}

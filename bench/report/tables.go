@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,15 @@ func num[T ~int | ~int64 | ~uint64](v T) string {
 }
 
 func mb(v int64) string { return fmt.Sprintf("%.1f MB", float64(v)/1e6) }
+
+func us(v float64) string  { return fmt.Sprintf("%.2f", v) }
+func per(v float64) string { return fmt.Sprintf("%.3f", v) }
+func times(v float64) string {
+	if v >= 10 {
+		return fmt.Sprintf("%.0f×", v)
+	}
+	return fmt.Sprintf("%.2g×", v)
+}
 
 func hasLat(t *bench.TransportResult) bool   { return t.LatencyMS.Count > 0 }
 func hasSched(t *bench.TransportResult) bool { return t.LatencyFromScheduleMS.Count > 0 }
@@ -80,14 +90,39 @@ var rows = []row{
 		func(t *bench.TransportResult) bool { return t.ServerBytesPerConn != 0 }},
 	{"server Go heap per connection (bytes)", func(t *bench.TransportResult) string { return num(int64(t.ServerHeapBytesPerConn)) },
 		func(t *bench.TransportResult) bool { return t.ServerHeapBytesPerConn != 0 }},
+	{"server goroutine stacks per connection (bytes)", func(t *bench.TransportResult) string { return num(int64(t.ServerStacksBytesPerConn)) },
+		func(t *bench.TransportResult) bool { return t.ServerStacksBytesPerConn != 0 }},
 	{"server goroutines per connection", func(t *bench.TransportResult) string { return fmt.Sprintf("%.2f", t.ServerGoroutinesPerConn) },
 		func(t *bench.TransportResult) bool { return t.ServerGoroutinesPerConn != 0 }},
+	{"server RSS at hold start → end", func(t *bench.TransportResult) string {
+		return mb(t.ServerRSSHold.StartBytes) + " → " + mb(t.ServerRSSHold.EndBytes)
+	}, func(t *bench.TransportResult) bool { return t.ServerRSSHold != nil }},
+	{"server RSS growth during the hold per connection (bytes)", func(t *bench.TransportResult) string {
+		return num(int64(t.ServerRSSHold.GrowthBytesPerConn))
+	}, func(t *bench.TransportResult) bool { return t.ServerRSSHold != nil }},
 	{"server CPU (mean, 100% = 1 core)", func(t *bench.TransportResult) string { return fmt.Sprintf("%.0f%%", t.ServerCPUPercent) },
 		func(t *bench.TransportResult) bool { return t.ServerCPUPercent > 0 }},
 	{"load generator CPU (mean, all processes)", func(t *bench.TransportResult) string { return fmt.Sprintf("%.0f%%", t.LoadgenCPUPercent) },
 		func(t *bench.TransportResult) bool { return t.LoadgenCPUPercent > 0 }},
 	{"whole machine CPU (mean, all processes)", func(t *bench.TransportResult) string { return fmt.Sprintf("%.0f%%", t.MachineCPUPercent) },
 		func(t *bench.TransportResult) bool { return t.MachineCPUPercent > 0 }},
+	{"server CPU per delivery (µs)", func(t *bench.TransportResult) string { return us(t.ServerCPUUsPerDelivery) },
+		func(t *bench.TransportResult) bool { return t.ServerCPUUsPerDelivery > 0 }},
+	{"load generator CPU per delivery (µs, all processes)", func(t *bench.TransportResult) string { return us(t.LoadgenCPUUsPerDelivery) },
+		func(t *bench.TransportResult) bool { return t.LoadgenCPUUsPerDelivery > 0 }},
+	{"server write syscalls per delivery", func(t *bench.TransportResult) string { return per(t.ServerWriteSyscallsPerDelivery) },
+		func(t *bench.TransportResult) bool { return t.ServerWriteSyscallsPerDelivery > 0 }},
+	{"server allocations per delivery", func(t *bench.TransportResult) string { return per(t.ServerAllocsPerDelivery) },
+		func(t *bench.TransportResult) bool { return t.ServerAllocsPerDelivery > 0 }},
+	{"server CPU × floor", func(t *bench.TransportResult) string { return times(t.VsFloor.ServerCPU) },
+		func(t *bench.TransportResult) bool { return t.VsFloor != nil && t.VsFloor.ServerCPU > 0 }},
+	{"load generator CPU × floor", func(t *bench.TransportResult) string { return times(t.VsFloor.LoadgenCPU) },
+		func(t *bench.TransportResult) bool { return t.VsFloor != nil && t.VsFloor.LoadgenCPU > 0 }},
+	{"server write syscalls × floor", func(t *bench.TransportResult) string { return times(t.VsFloor.ServerWriteSyscalls) },
+		func(t *bench.TransportResult) bool { return t.VsFloor != nil && t.VsFloor.ServerWriteSyscalls > 0 }},
+	{"latency p50 / p99 × floor", func(t *bench.TransportResult) string {
+		return times(t.VsFloor.LatencyP50) + " / " + times(t.VsFloor.LatencyP99)
+	}, func(t *bench.TransportResult) bool { return t.VsFloor != nil && t.VsFloor.LatencyP99 > 0 }},
 	{"reconnect: back / dropped", func(t *bench.TransportResult) string {
 		return num(t.Reconnect.Back) + " / " + num(t.Reconnect.Dropped)
 	}, func(t *bench.TransportResult) bool { return t.Reconnect != nil }},
@@ -118,52 +153,174 @@ var rows = []row{
 		return num(t.Publisher.Published) + " / " + sched + " / " + num(t.Publisher.Errors)
 	}, func(t *bench.TransportResult) bool { return t.Publisher != nil }},
 	{"publisher: request p99 (ms, from schedule) / max lag (ms) / peak in flight", func(t *bench.TransportResult) string {
+		if t.Publisher.RequestMS.Count == 0 { // the floor: its writer schedules itself, no requests
+			return "– / " + ms(t.Publisher.MaxLagMS) + " / –"
+		}
 		return ms(t.Publisher.RequestMS.P99) + " / " + ms(t.Publisher.MaxLagMS) + " / " + num(t.Publisher.PeakInFlight)
 	}, func(t *bench.TransportResult) bool { return t.Publisher != nil }},
 }
 
-func writeTable(w io.Writer, r *bench.Result, ts []string) {
-	fmt.Fprintf(w, "| |%s|\n|---|%s\n", strings.Join(ts, "|"), strings.Repeat("---:|", len(ts)))
+// column is one column of the comparison: a transport, or the floor.
+type column struct {
+	name string
+	tr   *bench.TransportResult
+}
+
+// floorName heads the floor's column.
+const floorName = "floor (plain TCP)"
+
+// columnsOf lists a result's transports in the configured order, then
+// the floor when it ran.
+func columnsOf(r *bench.Result) []column {
+	var out []column
+	for _, t := range transportsOf(r) {
+		out = append(out, column{t, r.Transports[t]})
+	}
+	if r.Floor != nil {
+		out = append(out, column{floorName, r.Floor})
+	}
+	return out
+}
+
+// stepColumns is columnsOf for one step of a sweep.
+func stepColumns(r *bench.Result, s bench.SweepStep) []column {
+	var out []column
+	for _, t := range transportsOf(r) {
+		if tr := s.Transports[t]; tr != nil {
+			out = append(out, column{t, tr})
+		}
+	}
+	for _, t := range sortedKeys(s.Transports) { // transports the result's last step lacks
+		if _, ok := r.Transports[t]; !ok {
+			out = append(out, column{t, s.Transports[t]})
+		}
+	}
+	if s.Floor != nil {
+		out = append(out, column{bench.Floor, s.Floor})
+	}
+	return out
+}
+
+func writeTable(w io.Writer, cols []column) {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	fmt.Fprintf(w, "| |%s|\n|---|%s\n", strings.Join(names, "|"), strings.Repeat("---:|", len(cols)))
 	for _, rw := range rows {
 		show := false
-		for _, t := range ts {
-			show = show || rw.show(r.Transports[t])
+		for _, c := range cols {
+			show = show || rw.show(c.tr)
 		}
 		if !show {
 			continue
 		}
-		cells := make([]string, len(ts))
-		for i, t := range ts {
-			if tr := r.Transports[t]; rw.show(tr) {
-				cells[i] = rw.value(tr)
+		cells := make([]string, len(cols))
+		for i, c := range cols {
+			if rw.show(c.tr) {
+				cells[i] = rw.value(c.tr)
 			} else {
 				cells[i] = "–"
 			}
 		}
 		fmt.Fprintf(w, "| %s | %s |\n", rw.label, strings.Join(cells, " | "))
 	}
+	if n := costNotes(cols); n != "" {
+		fmt.Fprintf(w, "\n%s", n)
+	}
 }
 
-func writeSweep(w io.Writer, r *bench.Result, ts []string) {
-	fmt.Fprintf(w, "| subscribers | transport | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | lost | duplicates | deliveries/s | server CPU | loadgen CPU |\n")
-	fmt.Fprintf(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+// costNotes says which per-delivery figures are missing and why.
+func costNotes(cols []column) string {
+	var noSyscw, noAllocs []string
+	for _, c := range cols {
+		if c.tr.ServerCPUUsPerDelivery <= 0 || c.tr.Delivered == 0 {
+			continue // no cost measured at all (not a fanout, or nothing delivered)
+		}
+		if c.tr.ServerWriteSyscallsPerDelivery <= 0 {
+			noSyscw = append(noSyscw, c.name)
+		}
+		if c.tr.ServerAllocsPerDelivery <= 0 && c.name != floorName && c.name != bench.Floor {
+			noAllocs = append(noAllocs, c.name)
+		}
+	}
+	var b strings.Builder
+	if len(noSyscw) > 0 {
+		fmt.Fprintf(&b, "Server write syscalls per delivery are not measured for %s: a --target server has no pid here, so its /proc/<pid>/io cannot be read.\n", strings.Join(noSyscw, ", "))
+	}
+	if len(noAllocs) > 0 {
+		fmt.Fprintf(&b, "Server allocations per delivery are not measured for %s: its /metrics has no \"allocs_objects\".\n", strings.Join(noAllocs, ", "))
+	}
+	return b.String()
+}
+
+func writeSweep(w io.Writer, r *bench.Result) {
+	fmt.Fprintf(w, "| subscribers | events/s | transport | p50 (ms) | p99 (ms) | p99 from schedule (ms) | lost | deliveries/s | server CPU µs/delivery | loadgen CPU µs/delivery | server write syscalls/delivery | server allocs/delivery | server CPU × floor | server CPU | loadgen CPU |\n")
+	fmt.Fprintf(w, "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	opt := func(v float64, f func(float64) string) string {
+		if v <= 0 {
+			return "–"
+		}
+		return f(v)
+	}
 	for _, s := range r.Sweep {
-		for _, t := range ts {
-			tr := s.Transports[t]
-			if tr == nil {
-				continue
+		rate := s.Rate
+		if rate == 0 {
+			rate = r.Config.Rate
+		}
+		for _, c := range stepColumns(r, s) {
+			tr := c.tr
+			vs := "–"
+			if tr.VsFloor != nil && tr.VsFloor.ServerCPU > 0 {
+				vs = times(tr.VsFloor.ServerCPU)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f%% | %.0f%% |\n", num(s.Subscribers), t,
-				ms(tr.LatencyMS.P50), ms(tr.LatencyMS.P99), ms(tr.LatencyMS.P999), ms(tr.LatencyMS.Max),
-				num(tr.Lost), num(tr.Duplicates), tr.DeliveriesPerS, tr.ServerCPUPercent, tr.LoadgenCPUPercent)
+			fmt.Fprintf(w, "| %s | %g | %s | %s | %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %.0f%% | %.0f%% |\n", num(s.Subscribers), rate, c.name,
+				ms(tr.LatencyMS.P50), ms(tr.LatencyMS.P99), ms(tr.LatencyFromScheduleMS.P99), num(tr.Lost), tr.DeliveriesPerS,
+				opt(tr.ServerCPUUsPerDelivery, us), opt(tr.LoadgenCPUUsPerDelivery, us),
+				opt(tr.ServerWriteSyscallsPerDelivery, per), opt(tr.ServerAllocsPerDelivery, per), vs,
+				tr.ServerCPUPercent, tr.LoadgenCPUPercent)
 		}
 	}
 }
 
-func failures(r *bench.Result, ts []string) string {
+// writeSaturation is the sweep scenario's verdict, one row per transport
+// and the floor.
+func writeSaturation(w io.Writer, r *bench.Result) {
+	names := transportsOf(r)
+	for _, t := range sortedKeys(r.Saturation) {
+		if !slices.Contains(names, t) && t != bench.Floor {
+			names = append(names, t)
+		}
+	}
+	if r.Saturation[bench.Floor] != nil {
+		names = append(names, bench.Floor)
+	}
+	floor := r.Saturation[bench.Floor]
+	fmt.Fprintf(w, "| | highest sustained deliveries/s | at events/s | × floor | first rate that missed | why it stopped | steps |\n|---|---:|---:|---:|---:|---|---:|\n")
+	for _, t := range names {
+		s := r.Saturation[t]
+		if s == nil {
+			continue
+		}
+		vs, failed := "–", "–"
+		if floor != nil && t != bench.Floor && s.MaxSustainedDeliveriesPerS > 0 && floor.MaxSustainedDeliveriesPerS > 0 {
+			vs = times(s.MaxSustainedDeliveriesPerS / floor.MaxSustainedDeliveriesPerS)
+		}
+		if s.FailedRate > 0 {
+			failed = fmt.Sprintf("%g", s.FailedRate)
+		}
+		name := t
+		if t == bench.Floor {
+			name = floorName
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %g | %s | %s | %s | %d |\n", name, s.MaxSustainedDeliveriesPerS, s.SustainedRate, vs, failed, s.StoppedBecause, s.Steps)
+	}
+}
+
+func failures(r *bench.Result, cols []column) string {
 	var b strings.Builder
-	for _, t := range ts {
-		c := r.Transports[t].Connections
+	for _, col := range cols {
+		t, c := col.name, col.tr.Connections
 		for _, part := range []struct {
 			label string
 			m     map[string]int
@@ -191,9 +348,13 @@ func envText(r *bench.Result) string {
 	if e.GitDirty {
 		dirty = " (with uncommitted changes)"
 	}
-	return fmt.Sprintf("- commit %s%s, %s, GOMAXPROCS %d\n- CPU: %d × %s; kernel %s; load average at start %s\n- server and load generator share cores: %s\n- open files limit %d per process; ephemeral ports %s\n- command: `%s`\n",
+	serverGC := "unknown (a --target)"
+	if e.ServerGC != nil {
+		serverGC = e.ServerGC.String()
+	}
+	return fmt.Sprintf("- commit %s%s, %s, GOMAXPROCS %d\n- CPU: %d × %s; kernel %s; load average at start %s\n- server and load generator share cores: %s\n- GC: load generator %s; server %s\n- open files limit %d per process; ephemeral ports %s\n- command: `%s`\n",
 		short(e.GitCommit), dirty, e.GoVersion, e.GOMAXPROCS, e.Cores, e.CPUModel, e.Kernel, e.LoadAvg, shared,
-		e.OpenFilesMax, e.PortRange, strings.Join(e.Command, " "))
+		e.LoadgenGC.String(), serverGC, e.OpenFilesMax, e.PortRange, strings.Join(e.Command, " "))
 }
 
 func short(s string) string {
@@ -208,7 +369,7 @@ func short(s string) string {
 
 // Summary prints a compact comparison for the terminal.
 func Summary(w io.Writer, r *bench.Result) {
-	ts := transportsOf(r)
+	cols := columnsOf(r)
 	fmt.Fprintf(w, "\n%s", r.Scenario)
 	if r.Interrupted {
 		fmt.Fprint(w, " (interrupted)")
@@ -219,29 +380,33 @@ func Summary(w io.Writer, r *bench.Result) {
 		width = max(width, len([]rune(rw.label)))
 	}
 	fmt.Fprintf(w, "  %-*s", width, "")
-	for _, t := range ts {
-		fmt.Fprintf(w, "  %28s", t)
+	for _, c := range cols {
+		fmt.Fprintf(w, "  %28s", c.name)
 	}
 	fmt.Fprintln(w)
 	for _, rw := range rows {
 		show := false
-		for _, t := range ts {
-			show = show || rw.show(r.Transports[t])
+		for _, c := range cols {
+			show = show || rw.show(c.tr)
 		}
 		if !show {
 			continue
 		}
 		fmt.Fprintf(w, "  %-*s", width, rw.label)
-		for _, t := range ts {
+		for _, c := range cols {
 			v := "–"
-			if tr := r.Transports[t]; rw.show(tr) {
-				v = rw.value(tr)
+			if rw.show(c.tr) {
+				v = rw.value(c.tr)
 			}
 			fmt.Fprintf(w, "  %28s", v)
 		}
 		fmt.Fprintln(w)
 	}
-	if f := failures(r, ts); f != "" {
+	for _, name := range sortedKeys(r.Saturation) {
+		s := r.Saturation[name]
+		fmt.Fprintf(w, "  saturation %s: %.0f deliveries/s sustained at %g events/s (%s)\n", name, s.MaxSustainedDeliveriesPerS, s.SustainedRate, s.StoppedBecause)
+	}
+	if f := failures(r, cols); f != "" {
 		fmt.Fprint(w, "  ", strings.ReplaceAll(strings.TrimSpace(f), "\n\n", "\n  "), "\n")
 	}
 }
@@ -262,8 +427,12 @@ func WriteIndex(dir string, paths []string, command string, took time.Duration) 
 		last = r
 		base := strings.TrimSuffix(filepath.Base(p), ".json")
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", r.Scenario, describe(r))
-		writeTable(&b, r, transportsOf(r))
-		if f := failures(r, transportsOf(r)); f != "" {
+		if len(r.Saturation) > 0 {
+			writeSaturation(&b, r)
+			b.WriteString("\n")
+		}
+		writeTable(&b, columnsOf(r))
+		if f := failures(r, columnsOf(r)); f != "" {
 			fmt.Fprintf(&b, "\n%s", f)
 		}
 		fmt.Fprintf(&b, "\nFull report: [%s.md](%s.md), data: [%s.json](%s.json)\n\n", base, base, base, base)
