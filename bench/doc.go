@@ -22,7 +22,8 @@
 //
 // A process may open at most 20,000 files on the reference machine, so a
 // Runner spreads each transport's clients over worker processes (loadgen
-// worker; RunWorker) driven over stdin/stdout with one JSON message a line
+// worker; RunWorker; the floor's readers are loadgen floor-reader)
+// driven over stdin/stdout with one JSON message a line
 // (proto.go), and over loopback source addresses 127.0.0.2… so that no
 // address runs out of ephemeral ports. Workers send progress once a second
 // and, at the end, their encoded histograms and counts, which the parent
@@ -32,11 +33,47 @@
 //
 // # Scenarios
 //
-// fanout, connect, reconnect and tasks (see Runner.Run) each run one
+// fanout, sweep, connect, reconnect and tasks (see Runner.Run) each run one
 // transport at a time against a fresh spawned demo server (or the same
 // --target servers), sampling the server's RSS and CPU from /proc (or its
 // /metrics), the load generator's own CPU and the whole machine's, so a
 // reader can tell when the machine, not the server, set the figures.
+// sweep is fanout at a fixed subscriber count with the rate rising step by
+// step (Config.SweepRates) until a step's p99 latency from schedule passes
+// Config.SweepP99 or it delivers fewer events than expected; the last step
+// that met the limit gives each transport's highest sustained deliveries/s
+// (Result.Saturation).
+//
+// # Cost per delivery
+//
+// Every fanout (and sweep) step measures what one delivery costs over its
+// publishing phase, from just before the first event until the workers
+// report every expected delivery (or deliveries stall for 5 s, or the
+// drain passes), before the clients disconnect: the server's utime+stime
+// (/proc/<pid>/stat of a spawned server, /metrics "cpu" of a target), the
+// CPU of every load generator process (this one, which publishes, and each
+// worker, from /proc), the server's write syscalls (syscw of
+// /proc/<pid>/io; spawned servers only) and its heap allocations (the Go
+// runtime's /gc/heap/allocs:objects, "allocs_objects" of /metrics), each
+// divided by the deliveries (TransportResult.ServerCPUUsPerDelivery and
+// the rest).
+//
+// # The floor
+//
+// A figure without its floor is half a figure. After the transports, every
+// fanout and sweep step runs the same workload on the plainest code that
+// can carry it (Floor; floor.go): a writer process of its own
+// (RunFloorServer, `loadgen floor-server`, measured from /proc like a
+// spawned server) that encodes each event once, as the transports' wire
+// JSON plus a newline, and writes it to each of its N TCP connections with
+// one write(2) apiece, no queue, no batching; and readers in worker
+// processes (RunFloorReader, `loadgen floor-reader`, the worker protocol)
+// that parse the records in place and account them through the same Sub
+// as the transports' clients. Result.Floor (and each SweepStep.Floor)
+// holds its figures; each transport's VsFloor divides its own by them, so
+// a report reads "WS server: 1.6× floor". The floor always runs on this
+// machine's loopback, also with --target; Config.NoFloor (--floor=false)
+// skips it.
 //
 // Package bench/report renders results as Markdown with SVG charts.
 package bench
