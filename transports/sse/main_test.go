@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	cfg.Hub = e.hub
 	if cfg.Retry == 0 {
 		cfg.Retry = 20 * time.Millisecond
+	}
+	if os.Getenv(detachEnv) == "1" {
+		cfg.Detach = true // TestDetached runs the suite's server tests this way
 	}
 	e.srv = sse.New(cfg)
 	mux := http.NewServeMux()

@@ -45,6 +45,18 @@ type Config struct {
 	// request: a server-wide write timeout would otherwise cut every stream
 	// once it expired (over HTTP/2 even an idle one).
 	WriteTimeout time.Duration
+	// Detach serves HTTP/1.x streams off the handler: once a stream is
+	// admitted, its connection is taken over from net/http (hijacked), the
+	// response header is written, and the handler returns; the stream then
+	// runs on two goroutines of its own (the connection loop and a reader
+	// that notices the peer leaving), as a detached WebSocket does. The
+	// bytes on the wire are the same (a chunked text/event-stream
+	// response, one chunk per batch), but net/http's per-request buffers
+	// (about 10 KB) and goroutines are freed. HTTP/2 streams cannot be
+	// taken over and are served through the ResponseWriter as without
+	// Detach. Off by default, because middleware that times or tracks
+	// requests expects a handler to last as long as its stream.
+	Detach bool
 	// Logger receives debug records about streams; nil is silent.
 	Logger *slog.Logger
 }
@@ -59,6 +71,7 @@ type Server struct {
 	heartbeat    time.Duration
 	retry        time.Duration
 	writeTimeout time.Duration
+	detached     bool
 	log          *slog.Logger
 
 	closing  context.Context // done once Shutdown was called
@@ -82,6 +95,7 @@ func New(cfg Config) *Server {
 		heartbeat:    cfg.Heartbeat,
 		retry:        cfg.Retry,
 		writeTimeout: cfg.WriteTimeout,
+		detached:     cfg.Detach,
 		log:          cfg.Logger,
 	}
 	s.closing, s.shutdown = context.WithCancel(context.Background())
@@ -139,22 +153,36 @@ func (s *Server) Stream(resolve transports.Resolver) http.Handler {
 
 // serve runs one stream. The functions that parse, check and attach return
 // before the stream's long wait, so that an idle stream's goroutine keeps a
-// small stack.
+// small stack. With Config.Detach an HTTP/1.x stream runs on goroutines of
+// its own and the handler returns at once.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, stream *transports.Stream) {
 	wr := s.open(w, r, stream)
 	if wr == nil {
 		return
 	}
-	defer wr.close()
-	// The loop waits on the subscriber alone: the end of the request and
-	// the server's shutdown wake it.
+	if ds, ok := wr.sink.(*detachedSink); ok {
+		gone := make(chan struct{})
+		go ds.watch(gone, wr.sub)             // owner: the stream's loop, which closes the connection and waits for gone
+		go s.run(wr, gone, func() { <-gone }) // owner: the server (Shutdown waits for it through enter/leave)
+		return
+	}
+	// The loop waits on the subscriber alone: the end of the request
+	// wakes it.
 	stopGone := context.AfterFunc(r.Context(), wr.sub.Wake)
 	defer stopGone()
+	s.run(wr, r.Context().Done(), func() {})
+}
+
+// run is a stream's connection loop; after it, wait (the detached reader)
+// and the stream's release.
+func (s *Server) run(wr *writer, gone <-chan struct{}, wait func()) {
+	defer wr.close()
+	defer wait()
 	stopClosing := context.AfterFunc(s.closing, wr.sub.Wake)
 	defer stopClosing()
 	transports.Serve(wr.sub, wr, transports.LoopConfig{
 		Heartbeat: s.heartbeat,
-		Gone:      r.Context().Done(),
+		Gone:      gone,
 		Closing:   s.closing.Done(),
 	})
 }
@@ -243,15 +271,22 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports
 		s.attachError(w, r, err)
 		return nil
 	}
-	wr := &writer{s: s, sub: sub, w: w, stream: stream, cursors: cursors, release: release, remote: r.RemoteAddr}
-	wr.sess, wr.rc = s.upgrade(w, r)
-	if wr.sess == nil {
+	wr := &writer{s: s, sub: sub, stream: stream, cursors: cursors, release: release, remote: r.RemoteAddr}
+	if s.canDetach(r) {
+		if ds := s.detach(w); ds != nil {
+			wr.sink = ds
+		}
+	} else if sess, rc := s.upgrade(w, r); sess != nil {
+		wr.sink = &responseSink{s: s, w: w, sess: sess, rc: rc}
+	}
+	if wr.sink == nil {
 		wr.close()
 		return nil
 	}
 	wr.clock = s.guard.Watch(wr.expire)
 	if err := wr.hello(); err != nil {
 		s.log.Debug("sse: write failed", "remote", r.RemoteAddr, "err", err)
+		wr.sink.end(true)
 		wr.close()
 		return nil
 	}

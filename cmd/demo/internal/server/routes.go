@@ -31,7 +31,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/ws", echo.WrapHandler(s.ws))
 	e.GET("/sse", echo.WrapHandler(s.sse))
 	e.GET("/ws/tasks/:id", s.taskStream(s.wsTasks.Stream(s.resolveTask)))
-	e.GET("/sse/tasks/:id", s.taskStream(s.sse.Stream(s.resolveTask)))
+	e.GET("/sse/tasks/:id", s.taskStream(s.sseTasks.Stream(s.resolveTask)))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/metrics", s.metrics)

@@ -59,17 +59,18 @@ const taskStreamGrace = 5 * time.Second
 // Server is the demo server. Build it with New, then Start it (or use Run).
 // Its methods are safe for concurrent use.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	hub     *transports.Hub
-	limiter *transports.Limiter
-	runner  *tasks.Runner
-	store   tasks.Store
-	ws      *ws.Server // GET /ws: detached connections (smaller per idle connection)
-	wsTasks *ws.Server // GET /ws/tasks/:id: handlers live as long as the stream (shutdown waits for them)
-	sse     *sse.Server
-	echo    *echo.Echo
-	started time.Time
+	cfg      Config
+	log      *slog.Logger
+	hub      *transports.Hub
+	limiter  *transports.Limiter
+	runner   *tasks.Runner
+	store    tasks.Store
+	ws       *ws.Server  // GET /ws: detached connections (smaller per idle connection)
+	wsTasks  *ws.Server  // GET /ws/tasks/:id: handlers live as long as the stream (shutdown waits for them)
+	sse      *sse.Server // GET /sse: detached, like /ws
+	sseTasks *sse.Server // GET /sse/tasks/:id: handlers live as long as the stream
+	echo     *echo.Echo
+	started  time.Time
 
 	restoreMu   sync.Mutex // serializes re-publishing swept task topics
 	taskStreams tracker    // open /ws/tasks/:id and /sse/tasks/:id streams
@@ -109,16 +110,19 @@ func New(cfg Config) (*Server, error) {
 	}
 	// Task streams keep their handler for the stream's life, so that
 	// graceful shutdown can wait for them to deliver the terminal event;
-	// every other WebSocket connection is detached from its handler after
-	// the upgrade, which frees net/http's request state and the handler's
-	// stack (about 10 KB less per idle connection).
+	// every other connection, of either transport, is detached from its
+	// handler once admitted, which frees net/http's request state and the
+	// handler's stack (about 10 KB less per idle connection).
 	s.wsTasks = ws.New(wsCfg)
 	wsCfg.Detach = true
 	s.ws = ws.New(wsCfg)
-	s.sse = sse.New(sse.Config{
+	sseCfg := sse.Config{
 		Hub: s.hub, Limiter: s.limiter, Heartbeat: cfg.Heartbeat, Retry: cfg.SSERetry,
 		WriteTimeout: cfg.WriteTimeout, Logger: cfg.Logger.With("component", "sse"),
-	})
+	}
+	s.sseTasks = sse.New(sseCfg)
+	sseCfg.Detach = true
+	s.sse = sse.New(sseCfg)
 	s.echo = s.routes()
 	return s, nil
 }
@@ -244,6 +248,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	if err := s.sse.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("sse: %w", err))
+	}
+	if err := s.sseTasks.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("sse tasks: %w", err))
 	}
 	if err := <-httpDone; err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
