@@ -234,7 +234,7 @@ func writeTable(w io.Writer, cols []column) {
 func costNotes(cols []column) string {
 	var noSyscw, noAllocs []string
 	for _, c := range cols {
-		if c.tr.ServerCPUUsPerDelivery <= 0 || c.tr.Delivered == 0 {
+		if c.tr.LoadgenCPUUsPerDelivery <= 0 || c.tr.Delivered == 0 {
 			continue // no cost measured at all (not a fanout, or nothing delivered)
 		}
 		if c.tr.ServerWriteSyscallsPerDelivery <= 0 {
