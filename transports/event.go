@@ -43,22 +43,75 @@ type Event struct {
 }
 
 // NewEvent builds an event and encodes its wire form. Data must be a valid
-// JSON value (nil means {}); the caller validates it.
+// JSON value (nil means {}); the caller validates it (the hub does, once,
+// in PublishExcept). Data is copied once, into the wire form, and the
+// event's Data is that copy's sub-slice: an event holds its data once.
 func NewEvent(topic string, seq uint64, kind string, data json.RawMessage, t time.Time) *Event {
+	e := &Event{Topic: topic, Seq: seq, Kind: kind, Time: t}
+	e.encode(data)
+	return e
+}
+
+// emptyObject is the data of an event published without any.
+var emptyObject = []byte("{}")
+
+// wireOverhead is the length of the wire form less its topic, kind and
+// data, at the longest seq and ts: the buffer is allocated once, never grown.
+const wireOverhead = len(`{"type":"event","topic":""`) + len(`,"seq":`) + 20 + len(`,"event":""`) +
+	len(`,"ts":`) + 20 + len(`,"data":`) + len(`}`)
+
+// encode writes the wire form (see JSON) and points Data into it.
+func (e *Event) encode(data []byte) {
 	if len(data) == 0 {
-		data = json.RawMessage("{}")
-	} else if bytes.ContainsAny(data, "\r\n") {
+		data = emptyObject
+	}
+	b := make([]byte, 0, wireOverhead+len(e.Topic)+len(e.Kind)+len(data))
+	b = append(b, `{"type":"event","topic":`...)
+	b = strconv.AppendQuote(b, e.Topic) // topics are validated ASCII, so Go quoting is JSON quoting
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	b = append(b, `,"event":`...)
+	b = strconv.AppendQuote(b, e.Kind)
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, e.Time.UnixMicro(), 10)
+	b = append(b, `,"data":`...)
+	start := len(b)
+	b = append(b, data...) // the one copy of the data
+	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
 		// Raw line breaks can only be insignificant white space in valid
 		// JSON; SSE framing would rewrite them, so the wire form on the two
-		// transports would differ. Compact them away once, here.
-		var b bytes.Buffer
-		if json.Compact(&b, data) == nil {
-			data = b.Bytes()
-		}
+		// transports would differ. Compact them away, in place.
+		b = b[:start+compactJSON(b[start:])]
 	}
-	e := &Event{Topic: topic, Seq: seq, Kind: kind, Data: data, Time: t}
-	e.wire = appendWire(make([]byte, 0, 80+len(topic)+len(kind)+len(data)), e)
-	return e
+	e.Data = b[start:len(b):len(b)] // capped: appending to Data cannot write into the wire form
+	e.wire = append(b, '}')
+}
+
+// compactJSON removes the white space outside strings from the valid JSON
+// text b, in place, as json.Compact would, and returns the new length.
+func compactJSON(b []byte) int {
+	n := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == ' ', c == '\t', c == '\r', c == '\n':
+			continue
+		case c == '"':
+			inString = true
+		}
+		b[n] = c
+		n++
+	}
+	return n
 }
 
 // JSON returns the event's wire form:
@@ -70,20 +123,6 @@ func (e *Event) JSON() []byte { return e.wire }
 
 // TimeMicros is the publish time in unix microseconds, as carried in "ts".
 func (e *Event) TimeMicros() int64 { return e.Time.UnixMicro() }
-
-func appendWire(b []byte, e *Event) []byte {
-	b = append(b, `{"type":"event","topic":`...)
-	b = strconv.AppendQuote(b, e.Topic) // topics are validated ASCII, so Go quoting is JSON quoting
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, e.Seq, 10)
-	b = append(b, `,"event":`...)
-	b = strconv.AppendQuote(b, e.Kind)
-	b = append(b, `,"ts":`...)
-	b = strconv.AppendInt(b, e.Time.UnixMicro(), 10)
-	b = append(b, `,"data":`...)
-	b = append(b, e.Data...)
-	return append(b, '}')
-}
 
 // WireEvent is the decoded wire form of an event, for clients.
 type WireEvent struct {

@@ -30,7 +30,8 @@ type HubConfig struct {
 	// 0 means DefaultQueueSize (4,096).
 	QueueSize int
 	// TopicTTL is how long a topic with no subscribers keeps its history
-	// and sequence before the hub forgets it. 0 means DefaultTopicTTL (1h).
+	// and sequence before the hub forgets it (at the janitor's next sweep;
+	// it sweeps once a minute). 0 means DefaultTopicTTL (1h).
 	TopicTTL time.Duration
 	// Logger receives debug records; nil is silent.
 	Logger *slog.Logger
@@ -40,19 +41,38 @@ type HubConfig struct {
 // keeps bounded history, and fans events out to every subscriber of a topic,
 // whatever its transport, through each subscriber's bounded queue. It never
 // writes to a connection. All methods are safe for concurrent use.
+//
+// # Lock order
+//
+// Three kinds of mutex, always taken in this order, never the reverse:
+//
+//	hub (Hub.mu) → topic (topic.mu) → subscriber (Subscriber.mu)
+//
+// Hub.mu guards the topic map, the subscriber set and presence; topic.mu a
+// topic's seq, history and members; Subscriber.mu a connection's queue and
+// the topics it follows. Publish looks its topic up under the hub's lock and
+// releases it, then holds the topic's lock while it pushes to each member,
+// taking each member's lock in turn (topic → subscriber). Subscribe checks
+// the subscriber under its lock and releases it, then takes the topic's lock
+// and, under it, the subscriber's again. Close, DropAll and forget hold the
+// hub's lock alone and kick or publish only after releasing it;
+// Subscriber.Close releases its own lock before it leaves its topics and the
+// hub. Only the janitor (janitor.go) holds the hub's lock and a topic's
+// together, in that order. No lock is held across a write to a connection.
 type Hub struct {
-	history  int
-	queue    int
-	topicTTL time.Duration
-	log      *slog.Logger
+	history    int
+	queue      int
+	topicTTL   time.Duration
+	sweepEvery time.Duration // the janitor's period
+	log        *slog.Logger
 
-	mu        sync.Mutex
-	topics    map[string]*topic
-	subs      map[*Subscriber]struct{}
-	presence  map[string]int // client id → open connections
-	conns     map[string]int // transport → registered subscribers
-	closed    bool
-	lastSweep time.Time
+	mu       sync.Mutex
+	topics   map[string]*topic
+	subs     map[*Subscriber]struct{}
+	presence map[string]int // client id → open connections
+	conns    map[string]int // transport → registered subscribers
+	closed   bool
+	janitor  *time.Timer // armed while there are topics and the hub is open
 
 	batches sync.Pool // *batch: queue buffers shared by all subscribers (subscriber.go)
 
@@ -65,17 +85,20 @@ type hubStats struct {
 	slowClosed atomic.Uint64
 }
 
-// NewHub builds a Hub.
+// NewHub builds a Hub. It starts no goroutine: the janitor that forgets
+// idle topics is a timer, armed while the hub has topics (janitor.go), and
+// Close stops it.
 func NewHub(cfg HubConfig) *Hub {
 	h := &Hub{
-		history:  cfg.History,
-		queue:    cfg.QueueSize,
-		topicTTL: cfg.TopicTTL,
-		log:      cfg.Logger,
-		topics:   map[string]*topic{},
-		subs:     map[*Subscriber]struct{}{},
-		presence: map[string]int{},
-		conns:    map[string]int{},
+		history:    cfg.History,
+		queue:      cfg.QueueSize,
+		topicTTL:   cfg.TopicTTL,
+		sweepEvery: sweepEvery,
+		log:        cfg.Logger,
+		topics:     map[string]*topic{},
+		subs:       map[*Subscriber]struct{}{},
+		presence:   map[string]int{},
+		conns:      map[string]int{},
 	}
 	if h.history == 0 {
 		h.history = DefaultHistory
@@ -92,44 +115,39 @@ func NewHub(cfg HubConfig) *Hub {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	h.lastSweep = time.Now()
 	h.batches.New = func() any { return &batch{items: make([]Item, 0, 8)} }
 	return h
 }
 
-// topic returns the named topic, creating it. It also sweeps idle topics,
-// at most once a minute, so the topic map never only grows.
-func (h *Hub) topic(name string) *topic {
+// topic returns the named topic, creating it. With publishing set it fails
+// with ErrClosed once the hub is closed, so a publish takes the hub's lock
+// once. It never sweeps: the janitor does, off the publish path.
+func (h *Hub) topic(name string, publishing bool) (*topic, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := time.Now()
-	if now.Sub(h.lastSweep) > time.Minute {
-		h.lastSweep = now
-		for n, t := range h.topics {
-			t.mu.Lock()
-			if len(t.subs) == 0 && now.Sub(t.idleAt) > h.topicTTL {
-				t.removed = true
-				delete(h.topics, n)
-			}
-			t.mu.Unlock()
-		}
+	if publishing && h.closed {
+		return nil, ErrClosed
 	}
 	t := h.topics[name]
 	if t == nil {
-		t = newTopic(name, h.history, now)
+		t = newTopic(name, h.history, time.Now())
 		h.topics[name] = t
+		h.armJanitorLocked()
 	}
-	return t
+	return t, nil
 }
 
-// lockTopic returns the named topic, locked, retrying if a sweep removed it
-// between lookup and lock.
-func (h *Hub) lockTopic(name string) *topic {
+// lockTopic returns the named topic, locked, retrying if the janitor removed
+// it between lookup and lock.
+func (h *Hub) lockTopic(name string, publishing bool) (*topic, error) {
 	for {
-		t := h.topic(name)
+		t, err := h.topic(name, publishing)
+		if err != nil {
+			return nil, err
+		}
 		t.mu.Lock()
 		if !t.removed {
-			return t
+			return t, nil
 		}
 		t.mu.Unlock()
 	}
@@ -143,6 +161,10 @@ func (h *Hub) Publish(_ context.Context, topic, kind string, data json.RawMessag
 
 // PublishExcept publishes like Publish but skips the connections of client id
 // except (broadcast_except). It returns how many subscribers it was queued for.
+//
+// data is validated once (ValidData) and copied once, into the event's wire
+// form (NewEvent); the event's Data points into that copy, so the caller may
+// reuse data as soon as PublishExcept returns.
 func (h *Hub) PublishExcept(topic, kind string, data json.RawMessage, except string) (*Event, int, error) {
 	if err := ValidTopic(topic); err != nil {
 		return nil, 0, err
@@ -150,26 +172,20 @@ func (h *Hub) PublishExcept(topic, kind string, data json.RawMessage, except str
 	if err := ValidKind(kind); err != nil {
 		return nil, 0, err
 	}
-	if len(data) == 0 {
-		data = json.RawMessage("{}")
-	} else if err := ValidData(data); err != nil {
+	if len(data) > 0 {
+		if err := ValidData(data); err != nil {
+			return nil, 0, err
+		}
+	}
+	t, err := h.lockTopic(topic, true)
+	if err != nil {
 		return nil, 0, err
 	}
-	if h.isClosed() {
-		return nil, 0, ErrClosed
-	}
-	t := h.lockTopic(topic)
 	e, n := t.publishLocked(kind, data, except, time.Now())
 	t.mu.Unlock()
 	h.stats.published.Add(1)
 	h.stats.enqueued.Add(uint64(n))
 	return e, n, nil
-}
-
-func (h *Hub) isClosed() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.closed
 }
 
 // Latest returns the latest event of a topic, or nil if it has none.
@@ -283,6 +299,7 @@ func (h *Hub) kickAll(transport string, why error) int {
 func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
+	h.stopJanitorLocked()
 	h.mu.Unlock()
 	h.kickAll("", ReasonShutdown)
 }

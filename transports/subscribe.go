@@ -49,7 +49,7 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 	}
 	s.mu.Unlock()
 
-	t := s.hub.lockTopic(topic)
+	t, _ := s.hub.lockTopic(topic, false) // fails only when publishing
 	defer t.mu.Unlock()
 	latest := t.seq
 

@@ -1,0 +1,71 @@
+package transports
+
+import "time"
+
+// sweepEvery is how often the janitor looks for idle topics: a topic is
+// forgotten at the first sweep after it has been idle for TopicTTL.
+const sweepEvery = time.Minute
+
+// The janitor forgets topics that have had no subscriber for TopicTTL, so
+// the topic map never only grows. It is a timer, not a goroutine of its
+// own: the first topic arms it, each sweep re-arms it while topics remain,
+// and Close stops it. A hub without topics, or closed, holds no timer and
+// no goroutine, whether or not anyone calls Close.
+
+// armJanitorLocked arms the janitor if it is not armed. Caller holds h.mu.
+func (h *Hub) armJanitorLocked() {
+	if h.janitor != nil || h.closed {
+		return
+	}
+	// owner: the hub. The timer's function runs on a goroutine of its own
+	// for one sweep; sweep re-arms it or, with no topics left, disarms it;
+	// Close stops it.
+	h.janitor = time.AfterFunc(h.sweepEvery, h.sweep)
+}
+
+// stopJanitorLocked disarms the janitor. Caller holds h.mu.
+func (h *Hub) stopJanitorLocked() {
+	if h.janitor != nil {
+		h.janitor.Stop()
+		h.janitor = nil
+	}
+}
+
+// sweep forgets the topics idle for longer than TopicTTL. It holds the
+// hub's lock and one topic's at a time (hub → topic, the lock order), and
+// releases the hub's lock between topics, so that a publish never waits for
+// more than one topic's check.
+func (h *Hub) sweep() {
+	now := time.Now()
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	all := make([]*topic, 0, len(h.topics))
+	for _, t := range h.topics {
+		all = append(all, t)
+	}
+	h.mu.Unlock()
+	for _, t := range all {
+		h.mu.Lock()
+		if h.topics[t.name] == t {
+			t.mu.Lock()
+			if len(t.subs) == 0 && now.Sub(t.idleAt) > h.topicTTL {
+				t.removed = true // a caller that looked it up before retries (lockTopic)
+				delete(h.topics, t.name)
+			}
+			t.mu.Unlock()
+		}
+		h.mu.Unlock()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed: // Close stopped it meanwhile
+	case len(h.topics) == 0:
+		h.janitor = nil // the next new topic arms it again
+	default:
+		h.janitor.Reset(h.sweepEvery)
+	}
+}
