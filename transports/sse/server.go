@@ -62,9 +62,9 @@ type Config struct {
 }
 
 // Server serves SSE streams from a Hub. Its handlers are safe for
-// concurrent use. Each stream is served by its handler goroutine alone:
-// there is no other goroutine per connection, and buffers are allocated only
-// when there is something to write.
+// concurrent use. Each stream is served by its handler goroutine alone
+// (with Detach, by a goroutine of its own and a reader), and buffers are
+// taken from a pool only while there is something to write.
 type Server struct {
 	hub          *transports.Hub
 	limiter      *transports.Limiter
@@ -74,14 +74,9 @@ type Server struct {
 	detached     bool
 	log          *slog.Logger
 
-	closing  context.Context // done once Shutdown was called
-	shutdown context.CancelFunc
-	bufs     sync.Pool // *[]byte batch buffers, shared by all streams
-	guard    *transports.WriteGuard
-
-	mu     sync.Mutex
-	active int           // streams being served
-	idle   chan struct{} // closed when active drops to 0; nil when nobody waits
+	tracker *transports.Tracker // streams being served; closed by Shutdown
+	bufs    sync.Pool           // *[]byte batch buffers, shared by all streams
+	guard   *transports.WriteGuard
 }
 
 // New returns a Server. It panics if cfg.Hub is nil.
@@ -98,7 +93,7 @@ func New(cfg Config) *Server {
 		detached:     cfg.Detach,
 		log:          cfg.Logger,
 	}
-	s.closing, s.shutdown = context.WithCancel(context.Background())
+	s.tracker = transports.NewTracker()
 	s.bufs.New = func() any {
 		b := make([]byte, 0, 4096)
 		return &b
@@ -178,12 +173,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, stream *transport
 func (s *Server) run(wr *writer, gone <-chan struct{}, wait func()) {
 	defer wr.close()
 	defer wait()
-	stopClosing := context.AfterFunc(s.closing, wr.sub.Wake)
+	stopClosing := context.AfterFunc(s.tracker.Closing(), wr.sub.Wake)
 	defer stopClosing()
 	transports.Serve(wr.sub, wr, transports.LoopConfig{
 		Heartbeat: s.heartbeat,
 		Gone:      gone,
-		Closing:   s.closing.Done(),
+		Closing:   s.tracker.Closing().Done(),
 	})
 }
 
@@ -253,13 +248,13 @@ func (s *Server) resolveError(w http.ResponseWriter, err error) {
 // writes its first frame. It returns nil when it answered the request
 // otherwise (refusal, 204, error).
 func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports.Stream) *writer {
-	if !s.enter() {
+	if !s.tracker.Enter() {
 		s.refuse(w, r, transports.CodeUnavailable, "server shutting down, try again later")
 		return nil
 	}
 	release, err := s.limiter.Acquire(transports.RemoteIP(r))
 	if err != nil {
-		s.leave()
+		s.tracker.Leave()
 		s.log.Debug("sse: connection refused", "remote", r.RemoteAddr, "err", err)
 		s.refuse(w, r, transports.CodeTooManyConnections, transports.ReasonTooManyConnections.Text)
 		return nil
@@ -267,7 +262,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports
 	sub, cursors, err := s.hub.Attach(Transport, *stream)
 	if err != nil {
 		release()
-		s.leave()
+		s.tracker.Leave()
 		s.attachError(w, r, err)
 		return nil
 	}
@@ -314,47 +309,8 @@ func (s *Server) attachError(w http.ResponseWriter, r *http.Request, err error) 
 // so that the hub refuses new subscribers; call http.Server.Shutdown after.
 // Clients reconnect (with Last-Event-ID) to whatever serves next.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutdown()
-	for {
-		s.mu.Lock()
-		if s.active == 0 {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.idle == nil {
-			s.idle = make(chan struct{})
-		}
-		idle := s.idle
-		s.mu.Unlock()
-		select {
-		case <-idle:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// enter counts a stream in, unless the server is shutting down.
-func (s *Server) enter() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case <-s.closing.Done():
-		return false
-	default:
-	}
-	s.active++
-	return true
-}
-
-func (s *Server) leave() {
-	s.mu.Lock()
-	s.active--
-	if s.active == 0 && s.idle != nil {
-		close(s.idle)
-		s.idle = nil
-	}
-	s.mu.Unlock()
+	s.tracker.Close()
+	return s.tracker.Wait(ctx)
 }
 
 func allowMethod(w http.ResponseWriter, r *http.Request) bool {

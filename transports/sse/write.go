@@ -133,7 +133,7 @@ func (wr *writer) close() {
 	}
 	wr.sub.Close(nil)
 	wr.release()
-	wr.s.leave()
+	wr.s.tracker.Leave()
 }
 
 // expire makes a write that overran the write timeout fail (WriteGuard).

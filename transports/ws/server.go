@@ -28,10 +28,9 @@ type Server struct {
 	corks sync.Pool // *[]byte batch buffers, shared by all writers (corkConn)
 	guard *transports.WriteGuard
 
-	wg     sync.WaitGroup // one per handler past the shutdown check
-	mu     sync.Mutex
-	conns  map[*conn]struct{} // attached connections
-	closed bool               // Shutdown was called
+	tracker *transports.Tracker // one per handler past the shutdown check
+	mu      sync.Mutex
+	conns   map[*conn]struct{} // attached connections
 }
 
 // New builds a Server. cfg.Hub is required: New panics without it.
@@ -40,7 +39,7 @@ func New(cfg Config) *Server {
 		panic("ws: Config.Hub is required")
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, epoch: time.Now(), conns: map[*conn]struct{}{}, guard: transports.NewWriteGuard(cfg.WriteTimeout)}
+	s := &Server{cfg: cfg, log: cfg.Logger, epoch: time.Now(), conns: map[*conn]struct{}{}, tracker: transports.NewTracker(), guard: transports.NewWriteGuard(cfg.WriteTimeout)}
 	s.bufs.New = func() any {
 		b := make([]byte, 0, 512)
 		return &b
@@ -109,59 +108,38 @@ func (s *Server) Stream(resolve transports.Resolver) http.Handler {
 // handlers returned (within a few seconds: coder/websocket bounds its
 // close handshake).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	victims := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		victims = append(victims, c)
-	}
-	s.mu.Unlock()
-	for _, c := range victims {
+	s.tracker.Close()
+	for _, c := range s.attached() {
 		c.sub.Kick(transports.ReasonShutdown)
 	}
-
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
+	if s.tracker.Wait(ctx) == nil {
 		return nil
-	case <-ctx.Done():
 	}
-	s.mu.Lock()
-	victims = victims[:0]
-	for c := range s.conns {
-		victims = append(victims, c)
-	}
-	s.mu.Unlock()
-	for _, c := range victims {
+	for _, c := range s.attached() {
 		_ = c.ws.CloseNow()
 	}
-	<-done
+	_ = s.tracker.Wait(context.Background())
 	return ctx.Err()
 }
 
-// begin registers a handler unless the server is shut down.
-func (s *Server) begin() bool {
+// attached returns the attached connections.
+func (s *Server) attached() []*conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return false
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
 	}
-	s.wg.Add(1)
-	return true
+	return out
 }
 
-// track registers an attached connection; it reports false (and kicks
-// the connection) when Shutdown already began.
+// track registers an attached connection, and kicks it when Shutdown
+// already began (Shutdown closes the tracker before it looks at conns).
 func (s *Server) track(c *conn) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
-	closed := s.closed
 	s.mu.Unlock()
-	if closed {
+	if s.tracker.Closing().Err() != nil {
 		c.sub.Kick(transports.ReasonShutdown)
 	}
 }
@@ -178,7 +156,7 @@ func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
 // serve upgrades and runs one connection. fail, when set, is reported to
 // the client after the upgrade (single-topic streams only).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, st transports.Stream, single bool, fail error) {
-	if !s.begin() {
+	if !s.tracker.Enter() {
 		writeError(w, http.StatusServiceUnavailable, transports.NewErrorFrame(transports.CodeUnavailable, transports.ReasonShutdown.Text))
 		return
 	}
@@ -194,7 +172,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st transports.Str
 	switch {
 	case c == nil: // refused, or already closed
 		release()
-		s.wg.Done()
+		s.tracker.Leave()
 	case s.cfg.Detach:
 		go s.live(c, release)
 	default:
@@ -253,7 +231,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, st transports.Stre
 
 // live runs an attached connection until it ends, then releases it.
 func (s *Server) live(c *conn, release func()) {
-	defer s.wg.Done()
+	defer s.tracker.Leave()
 	defer release()
 	defer c.sub.Close(nil)
 	s.track(c)

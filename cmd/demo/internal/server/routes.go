@@ -101,8 +101,9 @@ func (s *Server) taskStream(h http.Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		r.SetPathValue("id", c.Param("id"))
-		s.taskStreams.add()
-		defer s.taskStreams.done()
+		if s.taskStreams.Enter() { // never closed: shutdown waits for task streams, it does not refuse them
+			defer s.taskStreams.Leave()
+		}
 		h.ServeHTTP(c.Response(), r)
 		return nil
 	}

@@ -72,8 +72,8 @@ type Server struct {
 	echo     *echo.Echo
 	started  time.Time
 
-	restoreMu   sync.Mutex // serializes re-publishing swept task topics
-	taskStreams tracker    // open /ws/tasks/:id and /sse/tasks/:id streams
+	restoreMu   sync.Mutex          // serializes re-publishing swept task topics
+	taskStreams *transports.Tracker // open /ws/tasks/:id and /sse/tasks/:id streams
 	draining    atomic.Bool
 
 	mu        sync.Mutex // guards the fields below
@@ -95,7 +95,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), taskStreams: transports.NewTracker()}
 	s.hub = transports.NewHub(transports.HubConfig{History: cfg.History, QueueSize: cfg.QueueSize, Logger: cfg.Logger.With("component", "hub")})
 	s.limiter = transports.NewLimiter(cfg.MaxConns, cfg.MaxConnsPerIP)
 	s.store = tasks.NewMemStore(0)
@@ -234,7 +234,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 		graceFor = min(graceFor, time.Until(dl)/2)
 	}
 	grace, cancel := context.WithTimeout(ctx, graceFor)
-	s.taskStreams.wait(grace)
+	_ = s.taskStreams.Wait(grace) // past the grace, step 4 kicks what is left
 	cancel()
 	// 4. Kick every other stream (WS 1001, SSE response ends).
 	s.hub.Close()
@@ -313,43 +313,3 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 // ListenBanner prefixes the line Run prints once listening; the URL follows.
 const ListenBanner = "twinstream demo listening on "
-
-// tracker counts open connections of a kind and lets Shutdown wait for
-// them to end.
-type tracker struct {
-	mu    sync.Mutex
-	n     int
-	empty chan struct{} // closed when n drops to 0; nil while n == 0
-}
-
-func (t *tracker) add() {
-	t.mu.Lock()
-	if t.n == 0 {
-		t.empty = make(chan struct{})
-	}
-	t.n++
-	t.mu.Unlock()
-}
-
-func (t *tracker) done() {
-	t.mu.Lock()
-	if t.n--; t.n == 0 {
-		close(t.empty)
-		t.empty = nil
-	}
-	t.mu.Unlock()
-}
-
-// wait returns when no connection is open or ctx ends.
-func (t *tracker) wait(ctx context.Context) {
-	t.mu.Lock()
-	ch := t.empty
-	t.mu.Unlock()
-	if ch == nil {
-		return
-	}
-	select {
-	case <-ch:
-	case <-ctx.Done():
-	}
-}
