@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // tasks: the seed workload. T tasks are created with POST /api/tasks at
@@ -43,7 +44,7 @@ func (r *Runner) tasksOne(ctx context.Context, ts []*target, transport string) (
 	}
 	streams := make([]StreamSpec, len(created))
 	for i, t := range created {
-		streams[i] = StreamSpec{Path: "/" + transport + "/tasks/" + t.id, Topics: []string{transports.TaskTopic(t.id)}, Target: t.target}
+		streams[i] = StreamSpec{Path: "/" + transport + "/tasks/" + t.id, Topics: []string{taskstream.Topic(t.id)}, Target: t.target}
 	}
 	n := c.Tasks * c.Watchers
 	specs := r.specs(transport, ts, streams, n, func(s *WorkerSpec) { s.PinnedStreams = true })
@@ -173,7 +174,7 @@ func judgeTasks(results []*WorkerResult, created []createdTask, status []string,
 				tr.Unfinished++
 				continue
 			}
-			if kind == transports.KindCompleted {
+			if kind == taskstream.KindCompleted {
 				tr.Completed++
 			} else {
 				tr.Failed++
@@ -201,9 +202,9 @@ func judgeTasks(results []*WorkerResult, created []createdTask, status []string,
 // and then the end of the stream.
 func (f Final) Terminal() string {
 	switch {
-	case transports.IsTerminal(f.Kind):
+	case taskstream.IsTerminal(f.Kind):
 		return f.Kind
-	case f.Kind == transports.KindSnapshot && transports.IsTerminal(f.Status):
+	case f.Kind == transports.KindSnapshot && taskstream.IsTerminal(f.Status):
 		return f.Status
 	}
 	return ""

@@ -1,10 +1,16 @@
 // Package transports holds twinstream's stream contract: events and their
 // one wire form, the Publisher interface, the Hub that owns topics,
-// sequence numbers, bounded history and fan-out, the client commands, the
-// connection limiter and the table of close reasons. The WebSocket and SSE
-// transports (subpackages ws and sse) are plain http.Handlers that attach
-// connections to a Hub; neither the hub nor its publishers know which
-// transports exist.
+// sequence numbers, bounded history and fan-out, the resolution of a
+// connect request into a stream, the connection limiter and the table of
+// close reasons. The WebSocket and SSE transports (subpackages ws and sse)
+// are plain http.Handlers that attach connections to a Hub; neither the hub
+// nor its publishers know which transports exist.
+//
+// What streams carry is the applications' business, in packages of their
+// own: chat holds the client commands, chat routing and presence events;
+// taskstream the kinds of a task's events and which of them end its stream.
+// The hub learns what it must of them through HubConfig (Terminal,
+// Presence), never by importing them.
 //
 // # Delivery
 //

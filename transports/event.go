@@ -7,22 +7,13 @@ import (
 	"time"
 )
 
-// Event kinds the stream contract itself defines. Applications may publish any
-// other kind (validated by [ValidKind]).
+// Event kinds the stream contract itself defines: the hub emits them.
+// Applications publish any other kind (validated by [ValidKind]); the task
+// and chat kinds are in packages task and chat.
 const (
-	KindSnapshot  = "snapshot"  // current state of a topic, sent first on a task stream
-	KindReset     = "reset"     // the client's cursor fell out of history: events were lost
-	KindQueued    = "queued"    // a task was accepted
-	KindProgress  = "progress"  // a task advanced
-	KindCompleted = "completed" // a task ended well (terminal)
-	KindFailed    = "failed"    // a task ended badly (terminal)
-	KindMessage   = "message"   // a chat message: data {"from","message"}
-	KindJoin      = "join"      // a client id got its first connection: data {"client_id"}
-	KindLeave     = "leave"     // a client id lost its last connection: data {"client_id"}
+	KindSnapshot = "snapshot" // current state of a topic (SubscribeOptions.Snapshot)
+	KindReset    = "reset"    // the client's cursor fell out of history: events were lost
 )
-
-// IsTerminal reports whether an event of this kind ends a task stream.
-func IsTerminal(kind string) bool { return kind == KindCompleted || kind == KindFailed }
 
 // An Event is one published item of a topic. Events are immutable once
 // published and are shared by every subscriber: the wire form is encoded once,

@@ -33,6 +33,17 @@ type HubConfig struct {
 	// and sequence before the hub forgets it (at the janitor's next sweep;
 	// it sweeps once a minute). 0 means DefaultTopicTTL (1h).
 	TopicTTL time.Duration
+	// Terminal reports whether an event of a kind ends the subscriptions
+	// made with EndOnTerminal (see SubscribeOptions). The demo sets it to
+	// taskstream.IsTerminal, so that a task's completed or failed event ends its
+	// streams. nil means no kind does.
+	Terminal func(kind string) bool
+	// Presence, when set, is called when a client id gets its first open
+	// connection (online) or loses its last one, after the hub's locks are
+	// released; an error other than ErrClosed is logged at debug level.
+	// chat.Presence publishes join and leave events. nil means no presence
+	// events.
+	Presence func(h *Hub, clientID string, online bool) error
 	// Logger receives debug records; nil is silent.
 	Logger *slog.Logger
 }
@@ -64,6 +75,8 @@ type Hub struct {
 	queue      int
 	topicTTL   time.Duration
 	sweepEvery time.Duration // the janitor's period
+	terminal   func(kind string) bool
+	onPresence func(h *Hub, clientID string, online bool) error
 	log        *slog.Logger
 
 	mu       sync.Mutex
@@ -94,6 +107,8 @@ func NewHub(cfg HubConfig) *Hub {
 		queue:      cfg.QueueSize,
 		topicTTL:   cfg.TopicTTL,
 		sweepEvery: sweepEvery,
+		terminal:   cfg.Terminal,
+		onPresence: cfg.Presence,
 		log:        cfg.Logger,
 		topics:     map[string]*topic{},
 		subs:       map[*Subscriber]struct{}{},
@@ -111,6 +126,9 @@ func NewHub(cfg HubConfig) *Hub {
 	}
 	if h.topicTTL <= 0 {
 		h.topicTTL = DefaultTopicTTL
+	}
+	if h.terminal == nil {
+		h.terminal = func(string) bool { return false }
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -130,7 +148,7 @@ func (h *Hub) topic(name string, publishing bool) (*topic, error) {
 	}
 	t := h.topics[name]
 	if t == nil {
-		t = newTopic(name, h.history, time.Now())
+		t = newTopic(name, h.history, h.terminal, time.Now())
 		h.topics[name] = t
 		h.armJanitorLocked()
 	}
@@ -202,8 +220,8 @@ func (h *Hub) Latest(topic string) *Event {
 }
 
 // NewSubscriber registers a connection. If it has a client id and is that
-// id's first open connection, a join event is published on the broadcast
-// topic. It fails with ErrClosed after Close.
+// id's first open connection, HubConfig.Presence hears that the id came
+// online. It fails with ErrClosed after Close.
 func (h *Hub) NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 	s := &Subscriber{
 		hub:       h,
@@ -228,15 +246,19 @@ func (h *Hub) NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 	}
 	h.mu.Unlock()
 	if joined {
-		h.publishPresence(KindJoin, s.clientID)
+		h.announce(s.clientID, true)
 	}
 	return s, nil
 }
 
-func (h *Hub) publishPresence(kind, id string) {
-	data, _ := json.Marshal(map[string]string{"client_id": id})
-	if _, _, err := h.PublishExcept(TopicBroadcast, kind, data, ""); err != nil && err != ErrClosed {
-		h.log.Debug("presence event not published", "kind", kind, "client_id", id, "err", err)
+// announce tells HubConfig.Presence that a client id came online or went
+// offline. Callers hold no lock.
+func (h *Hub) announce(id string, online bool) {
+	if h.onPresence == nil {
+		return
+	}
+	if err := h.onPresence(h, id, online); err != nil && err != ErrClosed {
+		h.log.Debug("presence not announced", "client_id", id, "online", online, "err", err)
 	}
 }
 
@@ -262,7 +284,7 @@ func (h *Hub) forget(s *Subscriber) {
 	closed := h.closed
 	h.mu.Unlock()
 	if left && !closed {
-		h.publishPresence(KindLeave, s.clientID)
+		h.announce(s.clientID, false)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -215,15 +216,15 @@ func TestResumeUnderConcurrentPublish(t *testing.T) {
 }
 
 func TestEndOnTerminal(t *testing.T) {
-	h := transports.NewHub(transports.HubConfig{})
-	publish(t, h, "task:1", transports.KindQueued, `{"status":"queued"}`)
+	h := transports.NewHub(transports.HubConfig{Terminal: taskstream.IsTerminal})
+	publish(t, h, "task:1", taskstream.KindQueued, `{"status":"queued"}`)
 	s := newSub(t, h, "")
 	opts := transports.SubscribeOptions{Snapshot: true, EndOnTerminal: true}
 	if _, err := s.Subscribe("task:1", opts); err != nil {
 		t.Fatal(err)
 	}
-	publish(t, h, "task:1", transports.KindProgress, `{}`)
-	publish(t, h, "task:1", transports.KindCompleted, `{}`)
+	publish(t, h, "task:1", taskstream.KindProgress, `{}`)
+	publish(t, h, "task:1", taskstream.KindCompleted, `{}`)
 	want := []string{"snapshot:1", "progress:2", "completed:3!"}
 	if got := drainEvents(s); !eq(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
@@ -242,7 +243,7 @@ func TestEndOnTerminal(t *testing.T) {
 	}
 
 	// Resuming before the end replays to the terminal event and ends.
-	h2 := transports.NewHub(transports.HubConfig{})
+	h2 := transports.NewHub(transports.HubConfig{Terminal: taskstream.IsTerminal})
 	for _, k := range []string{"queued", "progress", "failed"} {
 		publish(t, h2, "task:2", k, `{}`)
 	}
@@ -286,72 +287,6 @@ func TestSlowConsumerIsClosedOthersUnaffected(t *testing.T) {
 	}
 	if h.Stats().SlowClosed != 1 {
 		t.Fatalf("stats = %+v", h.Stats())
-	}
-}
-
-func TestPresenceAndRouting(t *testing.T) {
-	h := transports.NewHub(transports.HubConfig{})
-	attach := func(id string) *transports.Subscriber {
-		s, _, err := h.Attach("test", transports.Stream{ClientID: id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close(nil) })
-		return s
-	}
-	watcher := attach("watcher")
-	alice := attach("alice")
-	alice2 := attach("alice") // second connection: no second join
-	bob := attach("bob")
-	kinds := func(s *transports.Subscriber) []string {
-		var out []string
-		for _, it := range s.Drain(nil) {
-			var m transports.ChatMessage
-			var p struct {
-				ClientID string `json:"client_id"`
-			}
-			_ = json.Unmarshal(it.Event.Data, &m)
-			_ = json.Unmarshal(it.Event.Data, &p)
-			out = append(out, it.Event.Topic+"/"+it.Event.Kind+"/"+m.From+p.ClientID+"/"+m.Message)
-		}
-		return out
-	}
-	if got := kinds(watcher); !eq(got, []string{"broadcast/join/alice/", "broadcast/join/bob/"}) {
-		t.Fatalf("watcher joins: %v", got)
-	}
-	for _, s := range []*transports.Subscriber{alice, alice2, bob} {
-		s.Drain(nil)
-	}
-	route := func(from string, c transports.Command) {
-		if _, _, f := h.Route(from, c); f != nil {
-			t.Fatalf("route: %v", f)
-		}
-	}
-	route("bob", transports.Command{Type: transports.CmdPersonal, To: "alice", Message: "hi"})
-	route("alice", transports.Command{Type: transports.CmdBroadcastExcept, Message: "not me"})
-	route("bob", transports.Command{Type: transports.CmdBroadcast, Message: "all"})
-	wantAlice := []string{"client:alice/message/bob/hi", "broadcast/message/bob/all"}
-	for _, s := range []*transports.Subscriber{alice, alice2} {
-		if got := kinds(s); !eq(got, wantAlice) {
-			t.Fatalf("alice: %v, want %v", got, wantAlice)
-		}
-	}
-	if got := kinds(bob); !eq(got, []string{"broadcast/message/alice/not me", "broadcast/message/bob/all"}) {
-		t.Fatalf("bob: %v", got)
-	}
-	if _, _, f := h.Route("", transports.Command{Type: transports.CmdBroadcast, Message: "x"}); f == nil || f.Code != transports.CodeForbidden {
-		t.Fatalf("anonymous send: %v", f)
-	}
-	alice.Close(nil)
-	if got := kinds(watcher); !eq(got, []string{"broadcast/message/alice/not me", "broadcast/message/bob/all"}) {
-		t.Fatalf("no leave while alice has a connection: %v", got)
-	}
-	alice2.Close(nil)
-	if got := kinds(watcher); !eq(got, []string{"broadcast/leave/alice/"}) {
-		t.Fatalf("leave: %v", got)
-	}
-	if h.Online("alice") != 0 || h.Online("bob") != 1 {
-		t.Fatal("presence counts wrong")
 	}
 }
 

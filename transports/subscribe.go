@@ -18,9 +18,10 @@ type SubscribeOptions struct {
 	// instead of replaying. Use it for topics whose every event carries the
 	// full state, such as tasks.
 	Snapshot bool
-	// EndOnTerminal ends the subscription after a terminal event (completed,
-	// failed): the item carrying it has End set. If the topic already ended,
-	// the subscription ends at once after the replay or snapshot.
+	// EndOnTerminal ends the subscription after a terminal event (one whose
+	// kind HubConfig.Terminal names, such as a task's completed or failed):
+	// the item carrying it has End set. If the topic already ended, the
+	// subscription ends at once after the replay or snapshot.
 	EndOnTerminal bool
 	// Ack queues {"type":"subscribed","topic":...,"seq":<latest>} first.
 	Ack bool
@@ -134,7 +135,7 @@ func (t *topic) catchUp(opts SubscribeOptions) (items []Item, endNow bool) {
 			items = appendEvents(items, t.after(cursor))
 		}
 	}
-	endNow = opts.EndOnTerminal && IsTerminal(lastKind)
+	endNow = opts.EndOnTerminal && lastKind != "" && t.terminal(lastKind)
 	return items, endNow
 }
 

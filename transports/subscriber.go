@@ -52,8 +52,9 @@ type SubscriberOptions struct {
 	// Transport labels the connection ("ws", "sse"); DropAll and Stats use it.
 	Transport string
 	// ClientID, when set, is the connection's client identity: it counts for
-	// presence (join/leave events on the broadcast topic), and broadcast_except
-	// messages from this id skip the connection.
+	// presence (HubConfig.Presence hears when an id comes online or goes
+	// offline), and broadcast_except messages from this id skip the
+	// connection.
 	ClientID string
 }
 

@@ -11,7 +11,8 @@ import (
 // subscriber either sees an event in the replay or in the live fan-out, never
 // both, never neither.
 type topic struct {
-	name string
+	name     string
+	terminal func(kind string) bool // HubConfig.Terminal (never nil)
 
 	mu      sync.Mutex
 	seq     uint64
@@ -31,8 +32,8 @@ type member struct {
 	endOnTerminal bool
 }
 
-func newTopic(name string, history int, now time.Time) *topic {
-	return &topic{name: name, cap: history, index: map[*Subscriber]int{}, idleAt: now}
+func newTopic(name string, history int, terminal func(string) bool, now time.Time) *topic {
+	return &topic{name: name, terminal: terminal, cap: history, index: map[*Subscriber]int{}, idleAt: now}
 }
 
 // appendHistory adds e to the ring.
@@ -76,7 +77,7 @@ func (t *topic) publishLocked(kind string, data json.RawMessage, except string, 
 	e := NewEvent(t.name, t.seq, kind, data, now)
 	e.Except = except
 	t.appendHistory(e)
-	terminal := IsTerminal(kind)
+	terminal := t.terminal(kind)
 	n := 0
 	for i := 0; i < len(t.subs); i++ {
 		m := t.subs[i]

@@ -13,18 +13,26 @@ const (
 	MaxKindLen     = 64
 )
 
-// Topic name helpers for the topics the contract itself uses.
+// The topics a client id implies. A connection that gives a client id
+// follows its personal topic and the broadcast topic without asking
+// (Stream.AllTopics), and may not follow another client's personal topic
+// (CanSubscribe). What is published there is package chat's business.
 const (
 	TopicBroadcast    = "broadcast"
 	ClientTopicPrefix = "client:"
-	TaskTopicPrefix   = "task:"
 )
 
 // ClientTopic is the topic of a client id's personal messages.
 func ClientTopic(id string) string { return ClientTopicPrefix + id }
 
-// TaskTopic is the topic of a task's progress events.
-func TaskTopic(id string) string { return TaskTopicPrefix + id }
+// CanSubscribe reports whether client id may follow topic: personal topics
+// of other clients are off limits.
+func CanSubscribe(clientID, topic string) bool {
+	if len(topic) > len(ClientTopicPrefix) && topic[:len(ClientTopicPrefix)] == ClientTopicPrefix {
+		return topic == ClientTopic(clientID) && clientID != ""
+	}
+	return true
+}
 
 func nameByte(c byte, extra string) bool {
 	switch {

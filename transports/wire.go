@@ -114,27 +114,30 @@ func digits(b []byte) (uint64, []byte, bool) {
 	return n, b[i:], true
 }
 
-// internKind returns the constant for a known kind, saving an allocation.
+// internKind returns a constant string for a common kind, saving an
+// allocation per frame: the contract's own kinds and those the demo's task
+// and chat streams carry (packages task and chat define them; the decoder
+// only spells them to avoid copying them). Any other kind is allocated.
 func internKind(k []byte) string {
 	switch string(k) { // no allocation: the compiler compares in place
-	case KindProgress:
-		return KindProgress
-	case KindMessage:
-		return KindMessage
+	case "progress":
+		return "progress"
+	case "message":
+		return "message"
 	case KindSnapshot:
 		return KindSnapshot
 	case KindReset:
 		return KindReset
-	case KindQueued:
-		return KindQueued
-	case KindCompleted:
-		return KindCompleted
-	case KindFailed:
-		return KindFailed
-	case KindJoin:
-		return KindJoin
-	case KindLeave:
-		return KindLeave
+	case "queued":
+		return "queued"
+	case "completed":
+		return "completed"
+	case "failed":
+		return "failed"
+	case "join":
+		return "join"
+	case "leave":
+		return "leave"
 	}
 	return string(k)
 }

@@ -103,3 +103,21 @@ func BenchmarkDecodeWire(b *testing.B) {
 		}
 	})
 }
+
+func FuzzEventWire(f *testing.F) {
+	f.Add("news", "tick", []byte(`{"a":1}`))
+	f.Add("task:abc", "progress", []byte(`{"s":"\u2028\"x"}`))
+	f.Fuzz(func(t *testing.T, topic, kind string, data []byte) {
+		if transports.ValidTopic(topic) != nil || transports.ValidKind(kind) != nil || transports.ValidData(data) != nil {
+			return
+		}
+		e := transports.NewEvent(topic, 1, kind, data, fixedTime)
+		var w transports.WireEvent
+		if err := json.Unmarshal(e.JSON(), &w); err != nil {
+			t.Fatalf("wire form not JSON: %v: %s", err, e.JSON())
+		}
+		if w.Topic != topic || w.Event != kind || w.Seq != 1 || w.TS != fixedTime.UnixMicro() {
+			t.Fatalf("round trip: %+v", w)
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/twinstream/twinstream/transports"
 	"github.com/twinstream/twinstream/transports/internal/streamtest"
 	"github.com/twinstream/twinstream/transports/sse"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // recorder collects what a Go client receives.
@@ -81,14 +82,14 @@ func TestClientResumesAfterDrops(t *testing.T) {
 // its reconnect gets 204 and Run returns nil.
 func TestClientTaskStreamEnds(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	topic := transports.TaskTopic("t1")
-	streamtest.Publish(t, e.hub, topic, transports.KindQueued, `{"status":"queued"}`)
+	topic := taskstream.Topic("t1")
+	streamtest.Publish(t, e.hub, topic, taskstream.KindQueued, `{"status":"queued"}`)
 	var rec recorder
 	c := sse.NewClient(rec.config(e.ts.URL + "/sse/tasks/t1"))
 	r := streamtest.Run(t, c.Run)
 	streamtest.WaitFor(t, "snapshot", func() bool { return len(rec.Seqs(topic)) == 1 })
-	streamtest.Publish(t, e.hub, topic, transports.KindProgress, `{"status":"running"}`)
-	streamtest.Publish(t, e.hub, topic, transports.KindCompleted, `{"status":"completed"}`)
+	streamtest.Publish(t, e.hub, topic, taskstream.KindProgress, `{"status":"running"}`)
+	streamtest.Publish(t, e.hub, topic, taskstream.KindCompleted, `{"status":"completed"}`)
 	if err := r.Result(t); err != nil {
 		t.Fatalf("Run = %v, want nil after 204", err)
 	}

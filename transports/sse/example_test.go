@@ -10,18 +10,19 @@ import (
 
 	"github.com/twinstream/twinstream/transports"
 	"github.com/twinstream/twinstream/transports/sse"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // A Go client watches a task stream: the snapshot first, then the task's
 // events; after the terminal event the response ends, the client's
 // reconnect gets 204 No Content, and Run returns nil.
 func ExampleClient() {
-	hub := transports.NewHub(transports.HubConfig{})
+	hub := transports.NewHub(transports.HubConfig{Terminal: taskstream.IsTerminal})
 	srv := sse.New(sse.Config{Hub: hub, Retry: 10 * time.Millisecond})
 	mux := http.NewServeMux()
 	mux.Handle("GET /sse", srv) // GET /sse?client_id=alice&topic=news
 	mux.Handle("GET /sse/tasks/{id}", srv.Stream(func(r *http.Request) (transports.Stream, error) {
-		topic := transports.TaskTopic(r.PathValue("id"))
+		topic := taskstream.Topic(r.PathValue("id"))
 		if hub.Latest(topic) == nil {
 			return transports.Stream{}, fmt.Errorf("task %s: %w", r.PathValue("id"), transports.ReasonNotFound)
 		}
@@ -35,14 +36,14 @@ func ExampleClient() {
 	}()
 
 	ctx := context.Background()
-	hub.Publish(ctx, "task:42", transports.KindQueued, json.RawMessage(`{"status":"queued"}`))
+	hub.Publish(ctx, "task:42", taskstream.KindQueued, json.RawMessage(`{"status":"queued"}`))
 	client := sse.NewClient(sse.ClientConfig{
 		URL: ts.URL + "/sse/tasks/42",
 		OnEvent: func(e transports.WireEvent) {
 			fmt.Println(e.Seq, e.Event, string(e.Data))
 			if e.Event == transports.KindSnapshot { // the task runs on
-				hub.Publish(ctx, "task:42", transports.KindProgress, json.RawMessage(`{"status":"running","progress":50}`))
-				hub.Publish(ctx, "task:42", transports.KindCompleted, json.RawMessage(`{"status":"completed","progress":100}`))
+				hub.Publish(ctx, "task:42", taskstream.KindProgress, json.RawMessage(`{"status":"running","progress":50}`))
+				hub.Publish(ctx, "task:42", taskstream.KindCompleted, json.RawMessage(`{"status":"completed","progress":100}`))
 			}
 		},
 	})

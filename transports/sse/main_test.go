@@ -18,7 +18,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 	"github.com/twinstream/twinstream/transports/sse"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -47,6 +49,12 @@ type envOpts struct {
 // when its topic has an event.
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
+	if o.hub.Terminal == nil {
+		o.hub.Terminal = taskstream.IsTerminal // task streams end, as in the demo
+	}
+	if o.hub.Presence == nil {
+		o.hub.Presence = chat.Presence // join and leave events, as in the demo
+	}
 	e := &env{hub: transports.NewHub(o.hub)}
 	cfg := o.cfg
 	cfg.Hub = e.hub
@@ -60,7 +68,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	mux := http.NewServeMux()
 	mux.Handle("GET /sse", e.srv)
 	mux.Handle("/sse/tasks/{id}", e.srv.Stream(func(r *http.Request) (transports.Stream, error) {
-		topic := transports.TaskTopic(r.PathValue("id"))
+		topic := taskstream.Topic(r.PathValue("id"))
 		if e.hub.Latest(topic) == nil {
 			return transports.Stream{}, fmt.Errorf("task %s: %w", r.PathValue("id"), transports.ReasonNotFound)
 		}

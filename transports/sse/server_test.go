@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 	"github.com/twinstream/twinstream/transports/sse"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // Every event is a frame with id: (the cursor) and data: (exactly the
@@ -62,9 +64,9 @@ func TestMultiTopicRouting(t *testing.T) {
 		}
 		return got{we.Topic, we.Event, string(we.Data), id}
 	}
-	route := func(from string, c transports.Command) {
+	route := func(from string, c chat.Command) {
 		t.Helper()
-		if _, _, ferr := e.hub.Route(from, c); ferr != nil {
+		if _, _, ferr := chat.Route(e.hub, from, c); ferr != nil {
 			t.Fatalf("route: %v", ferr)
 		}
 	}
@@ -72,17 +74,17 @@ func TestMultiTopicRouting(t *testing.T) {
 	if g := recv(alice); g != (got{"broadcast", "join", `{"client_id":"bob"}`, "broadcast=2,client:alice=0,news=0"}) {
 		t.Errorf("alice: bob's join: %+v", g)
 	}
-	route("bob", transports.Command{Type: transports.CmdPersonal, To: "alice", Message: "psst"})
+	route("bob", chat.Command{Type: chat.CmdPersonal, To: "alice", Message: "psst"})
 	if g := recv(alice); g != (got{"client:alice", "message", `{"from":"bob","message":"psst"}`, "broadcast=2,client:alice=1,news=0"}) {
 		t.Errorf("alice: personal: %+v", g)
 	}
-	route("alice", transports.Command{Type: transports.CmdBroadcast, Message: "hi all"})
+	route("alice", chat.Command{Type: chat.CmdBroadcast, Message: "hi all"})
 	for name, r := range map[string]*raw{"alice": alice, "bob": bob} {
 		if g := recv(r); g.topic != "broadcast" || g.data != `{"from":"alice","message":"hi all"}` {
 			t.Errorf("%s: broadcast: %+v", name, g)
 		}
 	}
-	route("alice", transports.Command{Type: transports.CmdBroadcastExcept, Message: "not me"})
+	route("alice", chat.Command{Type: chat.CmdBroadcastExcept, Message: "not me"})
 	if g := recv(bob); g.data != `{"from":"alice","message":"not me"}` {
 		t.Errorf("bob: broadcast_except: %+v", g)
 	}
@@ -205,9 +207,9 @@ func TestResetWhenCursorTooOld(t *testing.T) {
 // the response ends; a reconnect after the end gets 204.
 func TestTaskStream(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	topic := transports.TaskTopic("t1")
-	e.publish(t, topic, transports.KindQueued, `{"status":"queued"}`)
-	e.publish(t, topic, transports.KindProgress, `{"status":"running","progress":10}`)
+	topic := taskstream.Topic("t1")
+	e.publish(t, topic, taskstream.KindQueued, `{"status":"queued"}`)
+	e.publish(t, topic, taskstream.KindProgress, `{"status":"running","progress":10}`)
 
 	r := e.dial(t, "/sse/tasks/t1", nil)
 	if hello := r.next(t); fmt.Sprint(hello.lines) != "[retry: 20]" {
@@ -217,9 +219,9 @@ func TestTaskStream(t *testing.T) {
 	if id, _ := f.field("id"); we.Event != transports.KindSnapshot || we.Seq != 2 || id != "2" || string(we.Data) != `{"status":"running","progress":10}` {
 		t.Fatalf("first event = %s, want the snapshot at seq 2", f)
 	}
-	e.publish(t, topic, transports.KindProgress, `{"status":"running","progress":50}`)
-	done := e.publish(t, topic, transports.KindCompleted, `{"status":"completed","progress":100}`)
-	for _, want := range []string{transports.KindProgress, transports.KindCompleted} {
+	e.publish(t, topic, taskstream.KindProgress, `{"status":"running","progress":50}`)
+	done := e.publish(t, topic, taskstream.KindCompleted, `{"status":"completed","progress":100}`)
+	for _, want := range []string{taskstream.KindProgress, taskstream.KindCompleted} {
 		if _, we := r.nextEvent(t); we.Event != want {
 			t.Fatalf("got %s, want %s", we.Event, want)
 		}
@@ -272,7 +274,7 @@ func TestTaskStream(t *testing.T) {
 // EventSource give up.
 func TestRequestErrors(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	e.publish(t, transports.TaskTopic("known"), transports.KindQueued, `{}`)
+	e.publish(t, taskstream.Topic("known"), taskstream.KindQueued, `{}`)
 	for _, tc := range []struct {
 		name, method, path, lastID string
 		status                     int
@@ -331,7 +333,7 @@ func TestShutdown(t *testing.T) {
 		e.dial(t, "/sse?topic=news", nil),
 		e.dial(t, "/sse?client_id=alice", nil),
 	}
-	e.publish(t, transports.TaskTopic("t"), transports.KindQueued, `{}`)
+	e.publish(t, taskstream.Topic("t"), taskstream.KindQueued, `{}`)
 	streams = append(streams, e.dial(t, "/sse/tasks/t", nil))
 	for _, r := range streams {
 		r.next(t)

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 	"github.com/twinstream/twinstream/transports/internal/client"
 )
 
@@ -241,18 +242,18 @@ func retryable(code websocket.StatusCode) bool {
 // last_seq. Send returns ErrNotConnected while there is no connection. If
 // ctx ends during the write, coder/websocket closes the connection (Run then
 // reconnects).
-func (c *Client) Send(ctx context.Context, cmd transports.Command) error {
+func (c *Client) Send(ctx context.Context, cmd chat.Command) error {
 	b, err := json.Marshal(cmd)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	switch cmd.Type {
-	case transports.CmdSubscribe:
+	case chat.CmdSubscribe:
 		if !slices.Contains(c.urlTopic, cmd.Topic) && !slices.Contains(c.explicit, cmd.Topic) {
 			c.explicit = append(c.explicit, cmd.Topic)
 		}
-	case transports.CmdUnsubscribe:
+	case chat.CmdUnsubscribe:
 		if i := slices.Index(c.explicit, cmd.Topic); i >= 0 {
 			c.explicit = slices.Delete(c.explicit, i, i+1)
 		}

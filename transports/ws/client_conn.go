@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 	"github.com/twinstream/twinstream/transports/internal/client"
 )
 
@@ -85,9 +86,9 @@ func (c *Client) session(ctx context.Context) (heard bool, err error) {
 	// writes on this connection itself.
 	c.mu.Lock()
 	c.conn = conn
-	var subs []transports.Command
+	var subs []chat.Command
 	for _, t := range c.explicit {
-		cmd := transports.Command{Type: transports.CmdSubscribe, Topic: t}
+		cmd := chat.Command{Type: chat.CmdSubscribe, Topic: t}
 		if seq, ok := c.cursors[t]; ok {
 			cmd.LastSeq = &seq
 		}

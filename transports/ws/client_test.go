@@ -13,7 +13,9 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 	"github.com/twinstream/twinstream/transports/internal/streamtest"
+	"github.com/twinstream/twinstream/transports/taskstream"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
@@ -31,22 +33,22 @@ func (r *recorder) config(url string) ws.ClientConfig {
 func TestClientTaskStream(t *testing.T) {
 	e := newEnv(t, ws.Config{}, transports.HubConfig{})
 	e.addTask("1")
-	progress(t, e, "1", transports.KindQueued, 0)
+	progress(t, e, "1", taskstream.KindQueued, 0)
 	var rec recorder
 	c := ws.NewClient(rec.config(e.url + "/ws/tasks/1"))
 	r := streamtest.Run(t, c.Run)
 	streamtest.WaitFor(t, "snapshot", func() bool { return len(rec.Seqs("task:1")) == 1 })
 	for pct := 10; pct <= 50; pct += 10 {
-		progress(t, e, "1", transports.KindProgress, pct)
+		progress(t, e, "1", taskstream.KindProgress, pct)
 	}
 	// The server drops the connection mid-task; the client resumes with
 	// last_event_id=<seq>: no second snapshot, nothing twice.
 	streamtest.WaitFor(t, "progress", func() bool { return len(rec.Seqs("task:1")) == 6 })
 	e.hub.DropAll(ws.Transport)
 	for pct := 60; pct <= 90; pct += 10 {
-		progress(t, e, "1", transports.KindProgress, pct)
+		progress(t, e, "1", taskstream.KindProgress, pct)
 	}
-	progress(t, e, "1", transports.KindCompleted, 100)
+	progress(t, e, "1", taskstream.KindCompleted, 100)
 	if err := r.Result(t); err != nil {
 		t.Fatalf("Run = %v, want nil after the terminal event", err)
 	}
@@ -76,7 +78,7 @@ func TestClientResumesAfterDrops(t *testing.T) {
 	streamtest.WaitFor(t, "subscribed", func() bool { return rec.HasControl(`"topic":"extra"`) })
 	streamtest.WaitFor(t, "cursors", func() bool { return len(c.Cursors()) == 4 })
 	// A topic subscribed through Send is resumed too.
-	if err := c.Send(t.Context(), transports.Command{Type: transports.CmdSubscribe, Topic: "later"}); err != nil {
+	if err := c.Send(t.Context(), chat.Command{Type: chat.CmdSubscribe, Topic: "later"}); err != nil {
 		t.Fatal(err)
 	}
 	streamtest.WaitFor(t, "subscribed later", func() bool { return rec.HasControl(`"topic":"later"`) })
@@ -136,7 +138,7 @@ func TestClientReset(t *testing.T) {
 func TestClientStops(t *testing.T) {
 	e := newEnv(t, ws.Config{}, transports.HubConfig{})
 	e.addTask("done")
-	progress(t, e, "done", transports.KindCompleted, 100)
+	progress(t, e, "done", taskstream.KindCompleted, 100)
 	tests := []struct {
 		name, path string
 		check      func(error) bool
@@ -225,7 +227,7 @@ func TestClientAnswersPings(t *testing.T) {
 
 func TestClientSendNotConnected(t *testing.T) {
 	c := ws.NewClient(ws.ClientConfig{URL: "ws://127.0.0.1:1/ws"})
-	if err := c.Send(t.Context(), transports.Command{Type: transports.CmdPing}); !errors.Is(err, ws.ErrNotConnected) {
+	if err := c.Send(t.Context(), chat.Command{Type: chat.CmdPing}); !errors.Is(err, ws.ErrNotConnected) {
 		t.Fatalf("Send = %v", err)
 	}
 	bad := ws.NewClient(ws.ClientConfig{URL: "::"})

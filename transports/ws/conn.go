@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 )
 
 // conn is one attached WebSocket connection. The handler goroutine (or,
@@ -116,10 +117,10 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 // handle runs one client command. Replies are queued on the subscriber so
 // that the writer sends them in order with events.
 func (c *conn) handle(b []byte) {
-	if transports.IsPong(b) {
+	if chat.IsPong(b) {
 		return // liveness was recorded when the frame arrived
 	}
-	cmd, ef := transports.ParseCommand(b)
+	cmd, ef := chat.ParseCommand(b)
 	if ef != nil {
 		c.sub.Send(ef.JSON())
 		return
@@ -129,7 +130,7 @@ func (c *conn) handle(b []byte) {
 		f.ID = cmd.ID
 		c.sub.Send(f.JSON())
 	}
-	if c.single && cmd.Type != transports.CmdPing && cmd.Type != transports.CmdPong {
+	if c.single && cmd.Type != chat.CmdPing && cmd.Type != chat.CmdPong {
 		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "a single-topic stream takes only ping and pong")
 		f.Fields = map[string]string{"type": fmt.Sprintf("%q is not accepted on this stream", cmd.Type)}
 		f.ID = cmd.ID
@@ -137,7 +138,7 @@ func (c *conn) handle(b []byte) {
 		return
 	}
 	switch cmd.Type {
-	case transports.CmdSubscribe:
+	case chat.CmdSubscribe:
 		if !transports.CanSubscribe(c.clientID, cmd.Topic) {
 			fail(transports.CodeForbidden, fmt.Sprintf("%s is another client's personal topic", cmd.Topic))
 			return
@@ -152,26 +153,26 @@ func (c *conn) handle(b []byte) {
 		default:
 			fail(transports.CodeInvalidMessage, err.Error())
 		}
-	case transports.CmdUnsubscribe:
+	case chat.CmdUnsubscribe:
 		if err := c.sub.Unsubscribe(cmd.Topic); err != nil {
 			fail(transports.CodeNotSubscribed, "not subscribed to "+cmd.Topic)
 			return
 		}
 		c.sub.Send(transports.ControlFrame{Type: transports.TypeUnsubbed, Topic: cmd.Topic, ID: cmd.ID}.JSON())
-	case transports.CmdBroadcast, transports.CmdPersonal, transports.CmdBroadcastExcept:
-		e, n, ef := c.s.cfg.Hub.Route(c.clientID, cmd)
+	case chat.CmdBroadcast, chat.CmdPersonal, chat.CmdBroadcastExcept:
+		e, n, ef := chat.Route(c.s.cfg.Hub, c.clientID, cmd)
 		if ef != nil {
 			c.sub.Send(ef.JSON())
 			return
 		}
 		c.sub.Send(transports.ControlFrame{Type: transports.TypeAck, Topic: e.Topic, Seq: e.Seq, ID: cmd.ID, Size: n}.JSON())
-	case transports.CmdPing:
+	case chat.CmdPing:
 		ts := cmd.TS
 		if ts == 0 {
 			ts = time.Now().UnixMicro()
 		}
 		c.sub.Send(transports.ControlFrame{Type: transports.TypePong, TS: ts, ID: cmd.ID}.JSON())
-	case transports.CmdPong:
+	case chat.CmdPong:
 		// Liveness was recorded when the frame arrived.
 	}
 }

@@ -10,7 +10,7 @@
 //
 // A multi-topic connection follows client:<id> and broadcast when it gives a
 // client_id, plus every topic= parameter, and takes JSON commands (see
-// transports.Command): subscribe/unsubscribe (with last_seq to resume),
+// chat.Command): subscribe/unsubscribe (with last_seq to resume),
 // broadcast, personal, broadcast_except, ping and pong. Right after the
 // upgrade the server sends {"type":"subscribed","topic":T,"seq":N} for each
 // URL topic that starts live (N is the topic's latest seq, the client's

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
@@ -16,11 +17,11 @@ import (
 // the task's events, and Run returns nil when the server closes with 1000
 // after the terminal event.
 func Example() {
-	hub := transports.NewHub(transports.HubConfig{})
+	hub := transports.NewHub(transports.HubConfig{Terminal: taskstream.IsTerminal})
 	srv := ws.New(ws.Config{Hub: hub})
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws/tasks/{id}", srv.Stream(func(r *http.Request) (transports.Stream, error) {
-		topic := transports.TaskTopic(r.PathValue("id"))
+		topic := taskstream.Topic(r.PathValue("id"))
 		if hub.Latest(topic) == nil {
 			return transports.Stream{}, fmt.Errorf("no task %s: %w", r.PathValue("id"), transports.ReasonNotFound)
 		}
@@ -28,15 +29,15 @@ func Example() {
 	}))
 	ts := httptest.NewServer(mux)
 	ctx := context.Background()
-	hub.Publish(ctx, "task:42", transports.KindQueued, json.RawMessage(`{"progress":0}`))
+	hub.Publish(ctx, "task:42", taskstream.KindQueued, json.RawMessage(`{"progress":0}`))
 
 	client := ws.NewClient(ws.ClientConfig{
 		URL: "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws/tasks/42",
 		OnEvent: func(e transports.WireEvent) {
 			fmt.Println(e.Seq, e.Event, string(e.Data))
 			if e.Event == transports.KindSnapshot { // attached: the task runs on
-				hub.Publish(ctx, "task:42", transports.KindProgress, json.RawMessage(`{"progress":50}`))
-				hub.Publish(ctx, "task:42", transports.KindCompleted, json.RawMessage(`{"progress":100}`))
+				hub.Publish(ctx, "task:42", taskstream.KindProgress, json.RawMessage(`{"progress":50}`))
+				hub.Publish(ctx, "task:42", taskstream.KindCompleted, json.RawMessage(`{"progress":100}`))
 			}
 		},
 	})

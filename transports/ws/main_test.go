@@ -17,6 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
+	"github.com/twinstream/twinstream/transports/taskstream"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
@@ -43,6 +45,12 @@ type env struct {
 func newEnv(t *testing.T, cfg ws.Config, hcfg transports.HubConfig) *env {
 	t.Helper()
 	e := &env{tasks: map[string]bool{}}
+	if hcfg.Terminal == nil {
+		hcfg.Terminal = taskstream.IsTerminal // task streams end, as in the demo
+	}
+	if hcfg.Presence == nil {
+		hcfg.Presence = chat.Presence // join and leave events, as in the demo
+	}
 	e.hub = transports.NewHub(hcfg)
 	cfg.Hub = e.hub
 	e.srv = ws.New(cfg)
@@ -79,7 +87,7 @@ func (e *env) resolve(r *http.Request) (transports.Stream, error) {
 	if !ok {
 		return transports.Stream{}, fmt.Errorf("no task %q: %w", id, transports.ReasonNotFound)
 	}
-	topic := transports.TaskTopic(id)
+	topic := taskstream.Topic(id)
 	return transports.Stream{Topics: []string{topic}, Single: topic, Snapshot: true, EndOnTerminal: true}, nil
 }
 

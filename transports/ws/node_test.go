@@ -14,6 +14,7 @@ import (
 
 	"github.com/twinstream/twinstream/transports"
 	"github.com/twinstream/twinstream/transports/internal/nodetest"
+	"github.com/twinstream/twinstream/transports/taskstream"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
@@ -206,14 +207,14 @@ func TestNodeWSConformance(t *testing.T) {
 
 	// A task stream: snapshot first, events, terminal event, close 1000.
 	e.addTask("7")
-	progress(t, e, "7", transports.KindQueued, 0)
+	progress(t, e, "7", taskstream.KindQueued, 0)
 	n.do(map[string]any{"op": "open", "name": "task", "url": e.url + "/ws/tasks/7"})
 	n.next("task") // open
 	if f := n.frame("task"); f.raw != `{"type":"event","topic":"task:7","seq":1,"event":"snapshot","ts":`+itoa(f.TS)+`,"data":{"id":"7","progress":0}}` {
 		t.Fatalf("got %s", f.raw)
 	}
-	n.exact("task", progress(t, e, "7", transports.KindProgress, 50))
-	n.exact("task", progress(t, e, "7", transports.KindCompleted, 100))
+	n.exact("task", progress(t, e, "7", taskstream.KindProgress, 50))
+	n.exact("task", progress(t, e, "7", taskstream.KindCompleted, 100))
 	n.closed("task", 1000, transports.ReasonDone.Text)
 
 	// Unknown stream: an error frame, then 4004.

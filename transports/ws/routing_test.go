@@ -5,14 +5,15 @@ import (
 	"testing"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
-// chat decodes a message event.
-func chat(t *testing.T, f frame) transports.ChatMessage {
+// chatMessage decodes a message event.
+func chatMessage(t *testing.T, f frame) chat.Message {
 	t.Helper()
-	var m transports.ChatMessage
-	if f.Type != transports.TypeEvent || f.Event != transports.KindMessage || json.Unmarshal(f.Data, &m) != nil {
+	var m chat.Message
+	if f.Type != transports.TypeEvent || f.Event != chat.KindMessage || json.Unmarshal(f.Data, &m) != nil {
 		t.Fatalf("got %s, want a message event", f)
 	}
 	return m
@@ -37,23 +38,23 @@ func TestRouting(t *testing.T) {
 	}
 	alice := connect("alice")
 	bob := connect("bob")
-	presence(t, alice.event(), transports.KindJoin, "bob")
+	presence(t, alice.event(), chat.KindJoin, "bob")
 	bob2 := connect("bob") // a second connection of bob: no join
 	carol := connect("carol")
 	for _, c := range []*raw{alice, bob, bob2} {
-		presence(t, c.event(), transports.KindJoin, "carol")
+		presence(t, c.event(), chat.KindJoin, "carol")
 	}
 
 	t.Run("broadcast", func(t *testing.T) {
 		alice.send(`{"type":"broadcast","message":"hi all","id":"m1"}`)
 		for _, c := range []*raw{bob, bob2, carol} {
-			if m := chat(t, c.event()); m.From != "alice" || m.Message != "hi all" {
+			if m := chatMessage(t, c.event()); m.From != "alice" || m.Message != "hi all" {
 				t.Fatalf("got %+v", m)
 			}
 		}
 		// The sender receives its own broadcast, then the ack.
 		ev := alice.event()
-		chat(t, ev)
+		chatMessage(t, ev)
 		ack := alice.next()
 		if ack.Type != transports.TypeAck || ack.ID != "m1" || ack.Topic != "broadcast" || ack.Seq != ev.Seq || ack.Size != 4 {
 			t.Fatalf("got %s, want an ack for seq %d to 4 connections", ack, ev.Seq)
@@ -62,7 +63,7 @@ func TestRouting(t *testing.T) {
 	t.Run("broadcast_except", func(t *testing.T) {
 		alice.send(`{"type":"broadcast_except","message":"not you","id":"m2"}`)
 		for _, c := range []*raw{bob, bob2, carol} {
-			if m := chat(t, c.event()); m.Message != "not you" {
+			if m := chatMessage(t, c.event()); m.Message != "not you" {
 				t.Fatalf("got %+v", m)
 			}
 		}
@@ -74,7 +75,7 @@ func TestRouting(t *testing.T) {
 		alice.send(`{"type":"personal","to":"bob","message":"psst","id":"m3"}`)
 		for _, c := range []*raw{bob, bob2} {
 			f := c.event()
-			if m := chat(t, f); f.Topic != "client:bob" || m.Message != "psst" || m.From != "alice" {
+			if m := chatMessage(t, f); f.Topic != "client:bob" || m.Message != "psst" || m.From != "alice" {
 				t.Fatalf("got %s", f)
 			}
 		}
@@ -83,22 +84,22 @@ func TestRouting(t *testing.T) {
 		}
 		// carol got nothing: her next frame is the next broadcast.
 		bob.send(`{"type":"broadcast","message":"marker"}`)
-		if m := chat(t, carol.event()); m.Message != "marker" {
+		if m := chatMessage(t, carol.event()); m.Message != "marker" {
 			t.Fatalf("carol got %+v before the marker", m)
 		}
 		for _, c := range []*raw{alice, bob2} {
-			chat(t, c.event())
+			chatMessage(t, c.event())
 		}
-		chat(t, bob.event())
+		chatMessage(t, bob.event())
 		bob.next() // ack
 	})
 	t.Run("leave", func(t *testing.T) {
 		carol.c.Close(1000, "")
 		for _, c := range []*raw{alice, bob, bob2} {
-			presence(t, c.event(), transports.KindLeave, "carol")
+			presence(t, c.event(), chat.KindLeave, "carol")
 		}
 		bob2.c.Close(1000, "") // bob is still online: no leave
 		bob.c.Close(1000, "")
-		presence(t, alice.event(), transports.KindLeave, "bob")
+		presence(t, alice.event(), chat.KindLeave, "bob")
 	})
 }

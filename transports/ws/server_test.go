@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
@@ -57,7 +58,7 @@ func TestCommandErrors(t *testing.T) {
 	e := newEnv(t, ws.Config{}, transports.HubConfig{})
 	c := e.dial(t, "/ws?client_id=alice", nil)
 	c.subscribed("client:alice", "broadcast")
-	long := strings.Repeat("x", transports.MaxMessageLen+1)
+	long := strings.Repeat("x", chat.MaxMessageLen+1)
 	tests := []struct {
 		name, send, code, field, id string
 	}{

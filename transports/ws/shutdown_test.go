@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
@@ -22,7 +23,7 @@ func TestShutdown(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, ws.Config{}, transports.HubConfig{})
 			e.addTask("1")
-			progress(t, e, "1", transports.KindProgress, 50)
+			progress(t, e, "1", taskstream.KindProgress, 50)
 			task := e.dial(t, "/ws/tasks/1", nil)
 			task.event()
 			alice := e.dial(t, "/ws?client_id=alice", nil)
@@ -120,10 +121,10 @@ func TestDetach(t *testing.T) {
 	}
 	// A task stream still ends with 1000 after its terminal event.
 	e.addTask("d")
-	progress(t, e, "d", transports.KindProgress, 10)
+	progress(t, e, "d", taskstream.KindProgress, 10)
 	task := e.dial(t, "/ws/tasks/d", nil)
 	task.event()
-	progress(t, e, "d", transports.KindCompleted, 100)
+	progress(t, e, "d", taskstream.KindCompleted, 100)
 	task.event()
 	task.wantClose(websocket.StatusNormalClosure, "")
 

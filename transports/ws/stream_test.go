@@ -11,20 +11,21 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
 // progress publishes a task-like full-state event.
 func progress(t *testing.T, e *env, id string, kind string, pct int) *transports.Event {
 	t.Helper()
-	return e.publish(t, transports.TaskTopic(id), kind, fmt.Sprintf(`{"id":%q,"progress":%d}`, id, pct))
+	return e.publish(t, taskstream.Topic(id), kind, fmt.Sprintf(`{"id":%q,"progress":%d}`, id, pct))
 }
 
 func TestTaskStream(t *testing.T) {
 	e := newEnv(t, ws.Config{}, transports.HubConfig{})
 	e.addTask("1")
-	progress(t, e, "1", transports.KindQueued, 0)
-	progress(t, e, "1", transports.KindProgress, 10)
+	progress(t, e, "1", taskstream.KindQueued, 0)
+	progress(t, e, "1", taskstream.KindProgress, 10)
 
 	c := e.dial(t, "/ws/tasks/1", nil)
 	snap := c.event()
@@ -33,9 +34,9 @@ func TestTaskStream(t *testing.T) {
 	}
 	var sent []*transports.Event
 	for pct := 20; pct <= 90; pct += 10 {
-		sent = append(sent, progress(t, e, "1", transports.KindProgress, pct))
+		sent = append(sent, progress(t, e, "1", taskstream.KindProgress, pct))
 	}
-	sent = append(sent, progress(t, e, "1", transports.KindCompleted, 100))
+	sent = append(sent, progress(t, e, "1", taskstream.KindCompleted, 100))
 	for _, want := range sent {
 		f := c.event()
 		if f.raw != string(want.JSON()) {
@@ -72,7 +73,7 @@ func TestTaskStream(t *testing.T) {
 	})
 	t.Run("commands refused", func(t *testing.T) {
 		e.addTask("2")
-		progress(t, e, "2", transports.KindQueued, 0)
+		progress(t, e, "2", taskstream.KindQueued, 0)
 		c := e.dial(t, "/ws/tasks/2", nil)
 		c.event()
 		c.send(`{"type":"subscribe","topic":"news","id":"x"}`)
@@ -90,7 +91,7 @@ func TestTaskStreamResetWhenHistoryIsGone(t *testing.T) {
 	e := newEnv(t, ws.Config{}, transports.HubConfig{History: 3})
 	e.addTask("9")
 	for pct := 0; pct < 10; pct++ {
-		progress(t, e, "9", transports.KindProgress, pct*10)
+		progress(t, e, "9", taskstream.KindProgress, pct*10)
 	}
 	c := e.dial(t, "/ws/tasks/9?last_event_id=2", nil)
 	f := c.event()

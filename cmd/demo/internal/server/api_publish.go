@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // postMessage: POST /api/messages?client_id=carol with a broadcast,
@@ -29,19 +31,19 @@ func (s *Server) postMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd, ef := transports.ParseCommand(body)
+	cmd, ef := chat.ParseCommand(body)
 	if ef != nil {
 		return frameError(*ef)
 	}
 	switch cmd.Type {
-	case transports.CmdBroadcast, transports.CmdPersonal, transports.CmdBroadcastExcept:
+	case chat.CmdBroadcast, chat.CmdPersonal, chat.CmdBroadcastExcept:
 	default:
 		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "only message commands can be posted")
 		f.Fields = map[string]string{"type": fmt.Sprintf("%q is not allowed here; want broadcast, personal or broadcast_except", cmd.Type)}
 		f.ID = cmd.ID
 		return frameError(f)
 	}
-	e, n, ef := s.hub.Route(from, cmd)
+	e, n, ef := chat.Route(s.hub, from, cmd)
 	if ef != nil {
 		status := http.StatusBadRequest
 		switch ef.Code {
@@ -81,7 +83,7 @@ func (s *Server) publishEvent(c echo.Context) error {
 	if err := transports.ValidTopic(topic); err != nil {
 		return invalid("bad topic", map[string]string{"topic": err.Error()})
 	}
-	if strings.HasPrefix(topic, transports.TaskTopicPrefix) {
+	if strings.HasPrefix(topic, taskstream.TopicPrefix) {
 		return newAPIError(http.StatusForbidden, transports.CodeForbidden, "task topics are published by the task runner only")
 	}
 	body, err := readBody(c, s.cfg.MaxBody)

@@ -18,6 +18,8 @@ import (
 	"github.com/twinstream/twinstream/cmd/demo/internal/server"
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // TestBothTransportsSameTaskStream: WebSocket and SSE clients of one task
@@ -74,7 +76,7 @@ func TestBothTransportsSameTaskStream(t *testing.T) {
 		t.Fatalf("state at seq %d differs:\nws:  %s\nsse: %s", from, wsAt, sseAt)
 	}
 	last := wsEv[len(wsEv)-1]
-	if last.Event != transports.KindFailed || last.Seq != 14 || taskState(t, last).Error != "file 12/15 failed" {
+	if last.Event != taskstream.KindFailed || last.Seq != 14 || taskState(t, last).Error != "file 12/15 failed" {
 		t.Fatalf("terminal %s %d %s", last.Event, last.Seq, last.Data)
 	}
 
@@ -91,7 +93,7 @@ func TestBothTransportsSameTaskStream(t *testing.T) {
 	if len(wsAllS) != 14 || strings.Join(wsAllS, "\n") != strings.Join(sseAll, "\n") {
 		t.Fatalf("full replays differ or are incomplete (%d events):\nws:  %q\nsse: %q", len(wsAllS), wsAllS, sseAll)
 	}
-	if e := wireEvent(t, wsAll[0]); e.Event != transports.KindQueued || e.Seq != 1 {
+	if e := wireEvent(t, wsAll[0]); e.Event != taskstream.KindQueued || e.Seq != 1 {
 		t.Fatalf("replay starts with %s %d", e.Event, e.Seq)
 	}
 	// And the snapshot of the finished task is the same on both.
@@ -117,9 +119,9 @@ func TestCrossTransportMessaging(t *testing.T) {
 	wsMsg := func(c *wsConn) msg {
 		t.Helper()
 		e := wireEvent(t, c.nextEvent())
-		var m transports.ChatMessage
+		var m chat.Message
 		_ = jsonUnmarshal(e.Data, &m)
-		if e.Event == transports.KindJoin || e.Event == transports.KindLeave {
+		if e.Event == chat.KindJoin || e.Event == chat.KindLeave {
 			var p struct {
 				ClientID string `json:"client_id"`
 			}
@@ -131,7 +133,7 @@ func TestCrossTransportMessaging(t *testing.T) {
 	sseMsg := func() msg {
 		t.Helper()
 		e := dave.nextEvent().event(t)
-		var m transports.ChatMessage
+		var m chat.Message
 		_ = jsonUnmarshal(e.Data, &m)
 		return msg{e.Topic, e.Event, m.From, m.Message}
 	}
@@ -401,7 +403,7 @@ func TestGracefulShutdown(t *testing.T) {
 	eventually(t, "the task to run and streams to attach", func() bool {
 		e := ts.Hub().Latest(tasks.Topic(running.ID))
 		c := ts.Collect().Connections
-		return e != nil && e.Kind == transports.KindProgress && c["ws"] == 3 && c["sse"] == 2
+		return e != nil && e.Kind == taskstream.KindProgress && c["ws"] == 3 && c["sse"] == 2
 	})
 
 	done := make(chan error, 1)
@@ -417,7 +419,7 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Fatalf("%s: no events", name)
 		}
 		last := evs[len(evs)-1]
-		if st := taskState(t, last); last.Event != transports.KindFailed || st.Error != tasks.ErrShuttingDown {
+		if st := taskState(t, last); last.Event != taskstream.KindFailed || st.Error != tasks.ErrShuttingDown {
 			t.Fatalf("%s ended with %s %s", name, last.Event, last.Data)
 		}
 	}

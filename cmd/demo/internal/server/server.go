@@ -46,7 +46,9 @@ import (
 
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 	"github.com/twinstream/twinstream/transports/sse"
+	"github.com/twinstream/twinstream/transports/taskstream"
 	"github.com/twinstream/twinstream/transports/ws"
 )
 
@@ -96,7 +98,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), taskStreams: transports.NewTracker()}
-	s.hub = transports.NewHub(transports.HubConfig{History: cfg.History, QueueSize: cfg.QueueSize, Logger: cfg.Logger.With("component", "hub")})
+	s.hub = transports.NewHub(transports.HubConfig{
+		History: cfg.History, QueueSize: cfg.QueueSize,
+		Terminal: taskstream.IsTerminal, // a task's stream ends with its completed or failed event
+		Presence: chat.Presence,         // join and leave events on broadcast
+		Logger:   cfg.Logger.With("component", "hub"),
+	})
 	s.limiter = transports.NewLimiter(cfg.MaxConns, cfg.MaxConnsPerIP)
 	s.store = tasks.NewMemStore(0)
 	s.runner = tasks.NewRunner(tasks.RunnerConfig{

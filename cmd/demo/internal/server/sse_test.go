@@ -14,6 +14,8 @@ import (
 	"github.com/twinstream/twinstream/cmd/demo/internal/server"
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // createTask posts a task and returns it.
@@ -37,7 +39,7 @@ func (ts *testServer) waitTask(id string) tasks.Task {
 		// The store is updated just before the terminal event is
 		// published: wait for both.
 		last := ts.Hub().Latest(tasks.Topic(id))
-		return task.Status.Terminal() && last != nil && transports.IsTerminal(last.Kind)
+		return task.Status.Terminal() && last != nil && taskstream.IsTerminal(last.Kind)
 	})
 	return task
 }
@@ -68,7 +70,7 @@ func checkTaskStream(t *testing.T, evs []transports.WireEvent, topic string) {
 		if i > 0 && e.Seq != evs[i-1].Seq+1 {
 			t.Fatalf("seq %d after %d: gap or duplicate", e.Seq, evs[i-1].Seq)
 		}
-		if i > 0 && i < len(evs)-1 && transports.IsTerminal(e.Event) {
+		if i > 0 && i < len(evs)-1 && taskstream.IsTerminal(e.Event) {
 			t.Fatalf("terminal event %d before the end", e.Seq)
 		}
 	}
@@ -92,7 +94,7 @@ func TestSSETaskStream(t *testing.T) {
 	}
 	checkTaskStream(t, evs, tasks.Topic(task.ID))
 	last := evs[len(evs)-1]
-	if last.Event != transports.KindCompleted || last.Seq != 10 {
+	if last.Event != taskstream.KindCompleted || last.Seq != 10 {
 		t.Fatalf("last event %s seq %d, want completed seq 10", last.Event, last.Seq)
 	}
 
@@ -242,7 +244,7 @@ func TestSSEMessages(t *testing.T) {
 	alice := ts.openSSE("/sse?client_id=alice").expectStream()
 	bob := ts.openSSE("/sse?client_id=bob").expectStream()
 	// alice sees bob join.
-	if e := alice.nextEvent().event(t); e.Event != transports.KindJoin || e.Topic != "broadcast" || !strings.Contains(string(e.Data), `"bob"`) {
+	if e := alice.nextEvent().event(t); e.Event != chat.KindJoin || e.Topic != "broadcast" || !strings.Contains(string(e.Data), `"bob"`) {
 		t.Fatalf("alice got %+v, want bob's join", e)
 	}
 	post := func(from, body string) transports.ControlFrame {
@@ -255,11 +257,11 @@ func TestSSEMessages(t *testing.T) {
 		res.decode(t, &ack)
 		return ack
 	}
-	message := func(c *sseConn) (string, transports.ChatMessage) {
+	message := func(c *sseConn) (string, chat.Message) {
 		t.Helper()
 		e := c.nextEvent().event(t)
-		var m transports.ChatMessage
-		if e.Event != transports.KindMessage || jsonUnmarshal(e.Data, &m) != nil {
+		var m chat.Message
+		if e.Event != chat.KindMessage || jsonUnmarshal(e.Data, &m) != nil {
 			t.Fatalf("got %+v, want a message", e)
 		}
 		return e.Topic, m
@@ -267,7 +269,7 @@ func TestSSEMessages(t *testing.T) {
 	if ack := post("carol", `{"type":"personal","to":"bob","message":"psst","id":"m1"}`); ack.Type != "ack" || ack.ID != "m1" || ack.Topic != "client:bob" || ack.Size != 1 {
 		t.Fatalf("ack %+v", ack)
 	}
-	if topic, m := message(bob); topic != "client:bob" || m != (transports.ChatMessage{From: "carol", Message: "psst"}) {
+	if topic, m := message(bob); topic != "client:bob" || m != (chat.Message{From: "carol", Message: "psst"}) {
 		t.Fatalf("bob got %s %+v", topic, m)
 	}
 	post("carol", `{"type":"broadcast","message":"hello all"}`)
@@ -293,7 +295,7 @@ func TestSSEMessages(t *testing.T) {
 	eventually(t, "bob's leave", func() bool { return ts.Hub().Online("bob") == 0 })
 	for {
 		e := alice.nextEvent().event(t)
-		if e.Event == transports.KindLeave {
+		if e.Event == chat.KindLeave {
 			if !strings.Contains(string(e.Data), `"bob"`) {
 				t.Fatalf("leave %s", e.Data)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/twinstream/twinstream/cmd/demo/internal/server"
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 func TestWSTaskStream(t *testing.T) {
@@ -26,7 +27,7 @@ func TestWSTaskStream(t *testing.T) {
 		evs[i] = wireEvent(t, b)
 	}
 	checkTaskStream(t, evs, tasks.Topic(task.ID))
-	if last := evs[len(evs)-1]; last.Event != transports.KindCompleted || last.Seq != 10 {
+	if last := evs[len(evs)-1]; last.Event != taskstream.KindCompleted || last.Seq != 10 {
 		t.Fatalf("last %s %d", last.Event, last.Seq)
 	}
 	// A reconnect that has seen the end closes 1000 at once; a fresh one

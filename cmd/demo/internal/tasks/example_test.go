@@ -7,12 +7,13 @@ import (
 
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // A Runner publishes each task's full state to task:<id> on a hub; here a
 // hub subscriber replays the task's topic from the start and prints it.
 func Example() {
-	hub := transports.NewHub(transports.HubConfig{})
+	hub := transports.NewHub(transports.HubConfig{Terminal: taskstream.IsTerminal})
 	defer hub.Close()
 	runner := tasks.NewRunner(tasks.RunnerConfig{Publisher: hub})
 	defer runner.Shutdown(context.Background())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // Runner defaults.
@@ -130,7 +131,7 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Task, error) {
 	if err := r.store.Put(ctx, t); err != nil {
 		return Task{}, fmt.Errorf("tasks: storing task: %w", err)
 	}
-	r.publish(ctx, t, transports.KindQueued)
+	r.publish(ctx, t, taskstream.KindQueued)
 	r.jobs <- t
 	r.submitted.Add(1)
 	r.log.Debug("task queued", "id", t.ID, "files", t.Files, "step_ms", t.StepMS, "fail_at", t.FailAt)
@@ -167,7 +168,7 @@ func (r *Runner) execute(t Task) {
 		t.Progress = (i - 1) * 100 / t.Files
 		t.Done = i - 1
 		t.Message = fmt.Sprintf("processing %d/%d", i, t.Files)
-		r.update(bg, &t, transports.KindProgress)
+		r.update(bg, &t, taskstream.KindProgress)
 		if timer != nil {
 			if i > 1 {
 				timer.Reset(step)
@@ -202,7 +203,11 @@ func (r *Runner) finish(ctx context.Context, t Task, st Status, errMsg string, s
 		t.Message = "failed: " + errMsg
 		r.failed.Add(1)
 	}
-	r.update(ctx, &t, string(st))
+	kind := taskstream.KindFailed
+	if st == StatusCompleted {
+		kind = taskstream.KindCompleted
+	}
+	r.update(ctx, &t, kind)
 	r.log.Debug("task finished", "id", t.ID, "status", st, "error", t.Error)
 }
 

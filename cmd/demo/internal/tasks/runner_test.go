@@ -11,6 +11,7 @@ import (
 
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // follow subscribes to a task's topic from seq 0 (so the queued event is
@@ -58,7 +59,7 @@ func decode(t *testing.T, e *transports.Event) tasks.Task {
 
 func newRunner(t *testing.T, cfg tasks.RunnerConfig) (*tasks.Runner, *transports.Hub) {
 	t.Helper()
-	hub := transports.NewHub(transports.HubConfig{})
+	hub := transports.NewHub(transports.HubConfig{Terminal: taskstream.IsTerminal})
 	cfg.Publisher = hub
 	r := tasks.NewRunner(cfg)
 	t.Cleanup(func() {
@@ -105,7 +106,7 @@ func TestRunnerEvents(t *testing.T) {
 				if got.ID != task.ID || got.Files != tt.spec.Files || got.StepMS != tt.spec.StepMS || got.FailAt != tt.spec.FailAt {
 					t.Errorf("event %d data is not the full task: %+v", e.Seq, got)
 				}
-				if e.Kind == transports.KindProgress {
+				if e.Kind == taskstream.KindProgress {
 					want := tasks.Task{Status: tasks.StatusRunning, Progress: (i - 1) * 100 / tt.spec.Files, Done: i - 1,
 						Message: fmt.Sprintf("processing %d/%d", i, tt.spec.Files)}
 					if got.Status != want.Status || got.Progress != want.Progress || got.Done != want.Done || got.Message != want.Message {
@@ -173,7 +174,7 @@ func TestRunnerSubmitInvalid(t *testing.T) {
 // terminal event; later submits are refused.
 func TestRunnerShutdown(t *testing.T) {
 	t.Parallel()
-	hub := transports.NewHub(transports.HubConfig{})
+	hub := transports.NewHub(transports.HubConfig{Terminal: taskstream.IsTerminal})
 	defer hub.Close()
 	r := tasks.NewRunner(tasks.RunnerConfig{Publisher: hub, Workers: 1, QueueSize: 5})
 	ctx := context.Background()
@@ -188,7 +189,7 @@ func TestRunnerShutdown(t *testing.T) {
 	runningEvents, queuedEvents := follow(t, hub, running.ID), follow(t, hub, queued.ID)
 	// Wait until the first task is running (its first progress event).
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if e := hub.Latest(running.Topic()); e != nil && e.Kind == transports.KindProgress {
+		if e := hub.Latest(running.Topic()); e != nil && e.Kind == taskstream.KindProgress {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -204,7 +205,7 @@ func TestRunnerShutdown(t *testing.T) {
 	for name, evs := range map[string][]*transports.Event{"running": runningEvents(), "queued": queuedEvents()} {
 		last := evs[len(evs)-1]
 		task := decode(t, last)
-		if last.Kind != transports.KindFailed || task.Status != tasks.StatusFailed || task.Error != tasks.ErrShuttingDown {
+		if last.Kind != taskstream.KindFailed || task.Status != tasks.StatusFailed || task.Error != tasks.ErrShuttingDown {
 			t.Errorf("%s task ended with %s %+v", name, last.Kind, task)
 		}
 		stored, _ := r.Store().Get(ctx, task.ID)

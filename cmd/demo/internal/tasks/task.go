@@ -3,6 +3,8 @@ package tasks
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/twinstream/twinstream/transports/taskstream"
 )
 
 // Status is a task's lifecycle state.
@@ -71,5 +73,5 @@ func (t Task) JSON() []byte {
 // Topic is the topic the task's events are published to.
 func (t Task) Topic() string { return Topic(t.ID) }
 
-// Topic returns the topic of task id: "task:<id>".
-func Topic(id string) string { return "task:" + id }
+// Topic returns the topic of task id: "task:<id>" (taskstream.Topic).
+func Topic(id string) string { return taskstream.Topic(id) }

@@ -1,4 +1,4 @@
-package transports
+package chat
 
 // IsPong reports whether b is exactly a pong answering an app-level ping,
 // as the Go client, the browser client and JSON.stringify write it:

@@ -1,14 +1,18 @@
-package transports
+package chat
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/twinstream/twinstream/transports"
 )
 
 // Command types clients send (WebSocket text frames; for SSE clients, the
-// body of POST /api/messages).
+// body of POST /api/messages). Subscribe, unsubscribe, ping and pong act on
+// the connection itself; broadcast, personal and broadcast_except publish a
+// message (see Route).
 const (
 	CmdSubscribe       = "subscribe"
 	CmdUnsubscribe     = "unsubscribe"
@@ -56,19 +60,22 @@ type rawCommand struct {
 // ParseCommand decodes and validates one command. On failure it returns an
 // ErrorFrame with code invalid_json (not JSON) or invalid_message (not an
 // object, unknown type, missing or malformed fields; Fields says which).
-func ParseCommand(b []byte) (Command, *ErrorFrame) {
+//
+// Parsing is all it does: Route publishes message commands, and
+// transports.CanSubscribe says which topics a subscribe may name.
+func ParseCommand(b []byte) (Command, *transports.ErrorFrame) {
 	if !json.Valid(b) {
-		f := NewErrorFrame(CodeInvalidJSON, "message is not valid JSON")
+		f := transports.NewErrorFrame(transports.CodeInvalidJSON, "message is not valid JSON")
 		return Command{}, &f
 	}
-	if err := ValidData(b); err != nil {
-		f := NewErrorFrame(CodeInvalidMessage, "message must be a JSON object")
+	if !isObject(b) {
+		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "message must be a JSON object")
 		return Command{}, &f
 	}
 	var raw rawCommand
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&raw); err != nil {
-		f := NewErrorFrame(CodeInvalidMessage, "message does not match the command shape")
+		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "message does not match the command shape")
 		f.Fields = map[string]string{"type": "must be a string"}
 		return Command{}, &f
 	}
@@ -104,7 +111,7 @@ func ParseCommand(b []byte) (Command, *ErrorFrame) {
 	case CmdSubscribe, CmdUnsubscribe:
 		c.Topic = str("topic", raw.Topic, true)
 		if c.Topic != "" {
-			if err := ValidTopic(c.Topic); err != nil {
+			if err := transports.ValidTopic(c.Topic); err != nil {
 				fields["topic"] = err.Error()
 			}
 		}
@@ -131,7 +138,7 @@ func ParseCommand(b []byte) (Command, *ErrorFrame) {
 		if c.Type == CmdPersonal {
 			c.To = str("to", raw.To, true)
 			if c.To != "" {
-				if err := ValidClientID(c.To); err != nil {
+				if err := transports.ValidClientID(c.To); err != nil {
 					fields["to"] = err.Error()
 				}
 			}
@@ -150,7 +157,7 @@ func ParseCommand(b []byte) (Command, *ErrorFrame) {
 		fields["type"] = fmt.Sprintf("unknown type %q; want one of subscribe, unsubscribe, broadcast, personal, broadcast_except, ping, pong", c.Type)
 	}
 	if len(fields) > 0 {
-		f := NewErrorFrame(CodeInvalidMessage, "message is not a valid command")
+		f := transports.NewErrorFrame(transports.CodeInvalidMessage, "message is not a valid command")
 		f.Fields = fields
 		f.ID = c.ID
 		return Command{}, &f
@@ -158,48 +165,8 @@ func ParseCommand(b []byte) (Command, *ErrorFrame) {
 	return c, nil
 }
 
-// ChatMessage is the data of a "message" event.
-type ChatMessage struct {
-	From    string `json:"from"`
-	Message string `json:"message"`
-}
-
-// Route publishes a chat command (broadcast, personal, broadcast_except) sent
-// by client id from. It returns the event and how many connections it was
-// queued for. Senders must have a client id.
-func (h *Hub) Route(from string, c Command) (*Event, int, *ErrorFrame) {
-	if from == "" {
-		f := NewErrorFrame(CodeForbidden, "sending messages needs a client_id")
-		f.ID = c.ID
-		return nil, 0, &f
-	}
-	data, _ := json.Marshal(ChatMessage{From: from, Message: c.Message})
-	topic, except := TopicBroadcast, ""
-	switch c.Type {
-	case CmdBroadcast:
-	case CmdBroadcastExcept:
-		except = from
-	case CmdPersonal:
-		topic = ClientTopic(c.To)
-	default:
-		f := NewErrorFrame(CodeInvalidMessage, fmt.Sprintf("%q is not a message command", c.Type))
-		f.ID = c.ID
-		return nil, 0, &f
-	}
-	e, n, err := h.PublishExcept(topic, KindMessage, data, except)
-	if err != nil {
-		f := NewErrorFrame(CodeUnavailable, err.Error())
-		f.ID = c.ID
-		return nil, 0, &f
-	}
-	return e, n, nil
-}
-
-// CanSubscribe reports whether client id may follow topic: personal topics
-// of other clients are off limits.
-func CanSubscribe(clientID, topic string) bool {
-	if len(topic) > len(ClientTopicPrefix) && topic[:len(ClientTopicPrefix)] == ClientTopicPrefix {
-		return topic == ClientTopic(clientID) && clientID != ""
-	}
-	return true
+// isObject reports whether the valid JSON text b is an object.
+func isObject(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
 }

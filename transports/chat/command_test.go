@@ -1,10 +1,11 @@
-package transports_test
+package chat_test
 
 import (
 	"encoding/json"
 	"testing"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/chat"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -42,7 +43,7 @@ func TestParseCommand(t *testing.T) {
 		{`{"type":"pong","ts":"x"}`, transports.CodeInvalidMessage, []string{"ts"}},
 	}
 	for _, tc := range tests {
-		c, f := transports.ParseCommand([]byte(tc.in))
+		c, f := chat.ParseCommand([]byte(tc.in))
 		if tc.code == "" {
 			if f != nil {
 				t.Errorf("ParseCommand(%s): unexpected error %+v", tc.in, f)
@@ -69,12 +70,12 @@ func TestParseCommand(t *testing.T) {
 }
 
 func TestParseCommandLongMessage(t *testing.T) {
-	long := make([]byte, transports.MaxMessageLen+1)
+	long := make([]byte, chat.MaxMessageLen+1)
 	for i := range long {
 		long[i] = 'a'
 	}
 	b, _ := json.Marshal(map[string]string{"type": "broadcast", "message": string(long)})
-	if _, f := transports.ParseCommand(b); f == nil || f.Fields["message"] == "" {
+	if _, f := chat.ParseCommand(b); f == nil || f.Fields["message"] == "" {
 		t.Fatalf("long message accepted: %+v", f)
 	}
 }
@@ -89,7 +90,7 @@ func FuzzParseCommand(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, frame := transports.ParseCommand(b)
+		c, frame := chat.ParseCommand(b)
 		if frame != nil {
 			if frame.Code != transports.CodeInvalidJSON && frame.Code != transports.CodeInvalidMessage {
 				t.Fatalf("unexpected code %q", frame.Code)
@@ -101,39 +102,21 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		// A valid command has a known type and valid names.
 		switch c.Type {
-		case transports.CmdSubscribe, transports.CmdUnsubscribe:
+		case chat.CmdSubscribe, chat.CmdUnsubscribe:
 			if transports.ValidTopic(c.Topic) != nil {
 				t.Fatalf("accepted bad topic %q", c.Topic)
 			}
-		case transports.CmdPersonal:
+		case chat.CmdPersonal:
 			if transports.ValidClientID(c.To) != nil || c.Message == "" {
 				t.Fatalf("accepted bad personal %+v", c)
 			}
-		case transports.CmdBroadcast, transports.CmdBroadcastExcept:
-			if c.Message == "" || len(c.Message) > transports.MaxMessageLen {
+		case chat.CmdBroadcast, chat.CmdBroadcastExcept:
+			if c.Message == "" || len(c.Message) > chat.MaxMessageLen {
 				t.Fatalf("accepted bad message %+v", c)
 			}
-		case transports.CmdPing, transports.CmdPong:
+		case chat.CmdPing, chat.CmdPong:
 		default:
 			t.Fatalf("accepted unknown type %q", c.Type)
-		}
-	})
-}
-
-func FuzzEventWire(f *testing.F) {
-	f.Add("news", "tick", []byte(`{"a":1}`))
-	f.Add("task:abc", "progress", []byte(`{"s":"\u2028\"x"}`))
-	f.Fuzz(func(t *testing.T, topic, kind string, data []byte) {
-		if transports.ValidTopic(topic) != nil || transports.ValidKind(kind) != nil || transports.ValidData(data) != nil {
-			return
-		}
-		e := transports.NewEvent(topic, 1, kind, data, fixedTime)
-		var w transports.WireEvent
-		if err := json.Unmarshal(e.JSON(), &w); err != nil {
-			t.Fatalf("wire form not JSON: %v: %s", err, e.JSON())
-		}
-		if w.Topic != topic || w.Event != kind || w.Seq != 1 || w.TS != fixedTime.UnixMicro() {
-			t.Fatalf("round trip: %+v", w)
 		}
 	})
 }
@@ -157,7 +140,7 @@ func TestIsPong(t *testing.T) {
 		{` {"type":"pong"}`, false},
 		{``, false},
 	} {
-		if got := transports.IsPong([]byte(c.in)); got != c.want {
+		if got := chat.IsPong([]byte(c.in)); got != c.want {
 			t.Errorf("IsPong(%s) = %v, want %v", c.in, got, c.want)
 		}
 	}
@@ -170,11 +153,11 @@ func FuzzIsPong(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if !transports.IsPong(b) {
+		if !chat.IsPong(b) {
 			return
 		}
-		cmd, ef := transports.ParseCommand(b)
-		if ef != nil || cmd.Type != transports.CmdPong {
+		cmd, ef := chat.ParseCommand(b)
+		if ef != nil || cmd.Type != chat.CmdPong {
 			t.Fatalf("IsPong accepted %q but ParseCommand gives %+v, %v", b, cmd, ef)
 		}
 	})
