@@ -58,7 +58,20 @@ type WorkerSpec struct {
 	CPUProfile string `json:"cpu_profile,omitempty"`
 	// ProgressEvery is the progress interval (default 1s).
 	ProgressEvery Duration `json:"progress_every"`
+	// Client picks the subscriber client: ClientProduct (the default) runs
+	// the transports' Go clients, ws.Client and sse.Client; ClientLean runs
+	// bench's minimal clients (lean.go), which check and account every
+	// delivery the same way at a fraction of the CPU. fanout and connect
+	// measure the server and may use ClientLean; reconnect and tasks measure
+	// the product clients' own behaviour and keep ClientProduct.
+	Client string `json:"client,omitempty"`
 }
+
+// Subscriber clients a worker can run (WorkerSpec.Client).
+const (
+	ClientProduct = "product" // the transports' Go clients ("" means this too)
+	ClientLean    = "lean"    // bench's minimal clients
+)
 
 // StreamSpec is one stream clients open: a path with query (such as
 // "/sse?topic=bench-0" or "/ws/tasks/42") and the topics it follows.

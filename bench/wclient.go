@@ -32,6 +32,7 @@ type wclient struct {
 	stream int
 	sub    *Sub
 	base   http.RoundTripper
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error) // lean clients: base's dialer
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -40,8 +41,13 @@ type wclient struct {
 }
 
 // runLoop runs the transport client until the worker stops it, the stream
-// ends, or (NoReconnect) the first failure.
+// ends, or (NoReconnect) the first failure. With WorkerSpec.Client lean it
+// runs a lean client instead (runLean, lean.go).
 func (c *wclient) runLoop(url string) {
+	if c.w.spec.Client == ClientLean {
+		c.runLean(url)
+		return
+	}
 	defer c.cancel()
 	p := clientParams{
 		URL:        url,

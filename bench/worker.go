@@ -129,6 +129,7 @@ type worker struct {
 	wg      sync.WaitGroup // clients, the pacer and the progress loop
 	dialSem chan struct{}
 	httpTs  []*http.Transport
+	lean    *leanPoller // Client lean: runs the connections' receive sides
 
 	connectMu   sync.Mutex
 	connectHist *hdr.Histogram
@@ -153,6 +154,11 @@ func newWorker(parent context.Context, spec WorkerSpec, out *lockedEncoder) (*wo
 	}
 	if len(spec.Targets) == 0 || len(spec.Streams) == 0 || spec.Count < 0 {
 		return nil, errors.New("bench worker: spec needs targets, streams and a count")
+	}
+	switch spec.Client {
+	case "", ClientProduct, ClientLean:
+	default:
+		return nil, fmt.Errorf("bench worker: unknown client %q (want %q or %q)", spec.Client, ClientProduct, ClientLean)
 	}
 	if spec.MaxDialing <= 0 {
 		spec.MaxDialing = 256
@@ -181,8 +187,17 @@ func newWorker(parent context.Context, spec WorkerSpec, out *lockedEncoder) (*wo
 		}
 		w.httpTs = append(w.httpTs, t)
 	}
+	if spec.Client == ClientLean {
+		if w.lean, err = newLeanPoller(); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	return w, nil
 }
+
+// leanPoller is the poller of the worker's lean clients.
+func (w *worker) leanPoller() *leanPoller { return w.lean }
 
 // newHTTPTransport returns a transport whose connections come from the
 // local address ip ("" = any). Every stream gets its own connection.
@@ -233,7 +248,8 @@ func (w *worker) pace() {
 			stream = i % ns
 			target = min(max(w.spec.Streams[stream].Target, 0), nt-1)
 		}
-		c := &wclient{w: w, idx: i, stream: stream, base: w.httpTs[i%len(w.httpTs)],
+		t := w.httpTs[i%len(w.httpTs)]
+		c := &wclient{w: w, idx: i, stream: stream, base: t, dial: t.DialContext,
 			sub: w.rec.NewSub(i, target, w.spec.Streams[stream].Topics)}
 		c.ctx, c.cancel = context.WithCancel(w.ctx)
 		w.clientsMu.Lock()
@@ -406,6 +422,9 @@ func (w *worker) stop() {
 	}
 	for _, t := range w.httpTs {
 		t.CloseIdleConnections()
+	}
+	if w.lean != nil {
+		w.lean.close()
 	}
 }
 
