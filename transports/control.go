@@ -31,6 +31,7 @@ const (
 	CodeSlowConsumer       = "slow_consumer"
 	CodeMessageTooBig      = "message_too_big"
 	CodeUnavailable        = "unavailable"
+	CodeRateLimited        = "rate_limited" // over a rate limit (commands, publishes, new connections)
 	CodeInternal           = "internal"
 )
 
