@@ -183,7 +183,7 @@ func TestResumeUnderConcurrentPublish(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() {
+	go func() { // owner: this test, which waits for it (wg)
 		defer wg.Done()
 		for range total - 20 {
 			if _, err := h.Publish(context.Background(), "t", "e", nil); err != nil {

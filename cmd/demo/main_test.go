@@ -97,12 +97,12 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	pr, pw := io.Pipe()
 	var stderr strings.Builder
 	status := make(chan int, 1)
-	go func() {
+	go func() { // owner: this test; ends when run returns after cancel, and the test waits for status
 		status <- run(ctx, []string{"--addr", "127.0.0.1:0", "--log-level", "error"}, pw, &stderr)
 		pw.Close()
 	}()
 	url := readBanner(t, pr)
-	go io.Copy(io.Discard, pr) //nolint:errcheck // drains until pw closes
+	go io.Copy(io.Discard, pr) //nolint:errcheck // owner: this test; drains until run's goroutine closes pw
 	healthz(t, url)
 	cancel()
 	select {
@@ -138,7 +138,7 @@ func TestBinarySignals(t *testing.T) {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
-			go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }()
+			go func() { _, _ = io.Copy(io.Discard, stdout); done <- cmd.Wait() }() // owner: this test; ends when the process exits (killed at the latest by the deferred Kill)
 			select {
 			case err := <-done:
 				if err != nil {

@@ -172,7 +172,7 @@ func (e *env) dial(t *testing.T, path string, hdr http.Header) *raw {
 		t.Errorf("Content-Type = %q, want exactly text/event-stream", ct)
 	}
 	r := &raw{res: res, frames: make(chan frame, 64), done: make(chan struct{}), ctx: ctx, cancel: cancel}
-	go r.read()
+	go r.read() // owner: r; ends when the body closes, and r.close (a cleanup) waits for it
 	t.Cleanup(r.close)
 	return r
 }

@@ -49,7 +49,7 @@ func TestNodeEventSourceConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := make(chan nodeLine)
-	go func() {
+	go func() { // owner: this test; ends at the node process's EOF on stdout, and closes lines
 		defer close(lines)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {

@@ -127,7 +127,7 @@ func TestNodeWSConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := &nodeClient{t: t, in: stdin, lines: make(chan nodeOut)}
-	go func() {
+	go func() { // owner: n; ends at the node process's EOF on stdout, and closes n.lines
 		defer close(n.lines)
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(nil, 1<<20)

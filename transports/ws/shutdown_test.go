@@ -39,7 +39,7 @@ func TestShutdown(t *testing.T) {
 			// handshakes, which need them.
 			codes := make(chan websocket.StatusCode, 3)
 			for _, c := range []*raw{task, alice, news} {
-				go func() {
+				go func() { // owner: this test; ends when c's connection closes, which Shutdown makes it do
 					for {
 						if _, err := c.tryRead(); err != nil {
 							codes <- websocket.CloseStatus(err)
@@ -129,7 +129,7 @@ func TestDetach(t *testing.T) {
 	task.wantClose(websocket.StatusNormalClosure, "")
 
 	codes := make(chan websocket.StatusCode, 1)
-	go func() {
+	go func() { // owner: this test; ends when c's connection closes, which Shutdown makes it do
 		for {
 			if _, err := c.tryRead(); err != nil {
 				codes <- websocket.CloseStatus(err)

@@ -28,7 +28,7 @@ func TestSlowConsumerDoesNotDelayOthers(t *testing.T) {
 
 	var fastSeq atomic.Uint64
 	fastErr := make(chan error, 1)
-	go func() {
+	go func() { // owner: this test; ends at fast's first read error (at the latest its close at cleanup)
 		for {
 			f, err := fast.tryRead()
 			if err != nil {

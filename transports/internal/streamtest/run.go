@@ -24,7 +24,7 @@ func Run(t testing.TB, run func(context.Context) error) *Running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Running{cancel: cancel, done: make(chan struct{})}
-	// Owned by r: it ends when run returns, at the latest once Stop (or the
+	// owner: r; it ends when run returns, at the latest once Stop (or the
 	// cleanup below) cancels ctx.
 	go func() {
 		defer close(r.done)

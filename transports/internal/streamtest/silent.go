@@ -110,7 +110,7 @@ func NewMute(t testing.TB) *Mute {
 	m := &Mute{ln: ln, accepts: make(chan net.Conn, 16)}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	// Owned by m: it accepts until the cleanup below closes the listener,
+	// owner: m; it accepts until the cleanup below closes the listener,
 	// and that cleanup waits for it.
 	go func() {
 		defer wg.Done()

@@ -93,7 +93,7 @@ func TestPprofListener(t *testing.T) {
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() {
+	go func() { // owner: this test; ends when Run returns after cancel, and the test waits for done
 		err := server.Run(ctx, server.Config{Addr: "127.0.0.1:0", PprofAddr: pprofAddr}, pw)
 		pw.Close()
 		done <- err
@@ -102,7 +102,7 @@ func TestPprofListener(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no listening line: %v", err)
 	}
-	go io.Copy(io.Discard, pr) //nolint:errcheck // drains the rest until Run returns
+	go io.Copy(io.Discard, pr) //nolint:errcheck // owner: this test; drains the rest until Run returns
 	api := strings.TrimSpace(strings.TrimPrefix(line, server.ListenBanner))
 	get := func(url string) int {
 		t.Helper()

@@ -335,8 +335,8 @@ func TestSlowClientDoesNotDelayOthers(t *testing.T) {
 		}
 	}
 	wg.Add(2)
-	go follow(0, fastWS.read)
-	go follow(1, func() ([]byte, error) {
+	go follow(0, fastWS.read)             // owner: this test, which waits for it (wg); ends when the connection closes
+	go follow(1, func() ([]byte, error) { // owner: the same
 		for {
 			f, err := fastSSE.next()
 			if err != nil || f.data != "" {
@@ -407,7 +407,7 @@ func TestGracefulShutdown(t *testing.T) {
 	})
 
 	done := make(chan error, 1)
-	go func() {
+	go func() { // owner: this test, which waits for done; ends when Shutdown returns (15 s at most)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		done <- ts.Shutdown(ctx)

@@ -51,6 +51,8 @@ func TestGoClientsResumeAfterDrop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	errs := make(chan error, 2)
+	// owner of both: this test, which waits for errs; each ends when its
+	// task stream completes, at the latest when ctx ends.
 	go func() { errs <- wsc.Run(ctx) }()
 	go func() { errs <- ssec.Run(ctx) }()
 

@@ -26,5 +26,7 @@
 //
 // [Runner.Shutdown] refuses new tasks and ends every queued and running task
 // as failed with the error "server shutting down", publishing that terminal
-// event, so no task is left running forever. Call it before closing the hub.
+// event, so no task is left running forever. It returns only once the
+// workers (the runner's only goroutines) have stopped. Call it before
+// closing the hub.
 package tasks

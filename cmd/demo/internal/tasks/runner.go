@@ -46,9 +46,9 @@ type RunnerConfig struct {
 	Logger *slog.Logger
 }
 
-// Runner executes tasks in a bounded worker pool. Its workers are started
-// by NewRunner and stopped by Shutdown. All methods are safe for concurrent
-// use.
+// Runner executes tasks in a bounded worker pool. Its workers are its only
+// goroutines: NewRunner starts them and Shutdown returns only once every
+// one has stopped. All methods are safe for concurrent use.
 type Runner struct {
 	pub   transports.Publisher
 	store Store
@@ -57,7 +57,13 @@ type Runner struct {
 	workers int
 	ctx     context.Context // cancelled by Shutdown: running tasks stop
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// finishing is the context of the stores and publishes that end tasks.
+	// Shutdown cancels it only when its own ctx ends before the workers
+	// have stopped, so that they give up waiting instead of outliving it.
+	finishing context.Context
+	abort     context.CancelFunc
+	live      atomic.Int64  // workers not yet returned
+	stopped   chan struct{} // closed by the last worker to return
 
 	mu     sync.Mutex // orders Submit against Shutdown; guards closed and sends to jobs
 	closed bool
@@ -88,14 +94,16 @@ func NewRunner(cfg RunnerConfig) *Runner {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	finishing, abort := context.WithCancel(context.Background())
 	r := &Runner{
 		pub: cfg.Publisher, store: cfg.Store, log: cfg.Logger,
 		workers: cfg.Workers, ctx: ctx, cancel: cancel,
+		finishing: finishing, abort: abort, stopped: make(chan struct{}),
 		jobs: make(chan Task, cfg.QueueSize),
 	}
-	r.wg.Add(cfg.Workers)
+	r.live.Store(int64(cfg.Workers))
 	for range cfg.Workers {
-		go r.worker()
+		go r.worker() // owner: the runner; Shutdown closes jobs and waits until every worker has returned
 	}
 	return r
 }
@@ -139,7 +147,11 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Task, error) {
 }
 
 func (r *Runner) worker() {
-	defer r.wg.Done()
+	defer func() {
+		if r.live.Add(-1) == 0 {
+			close(r.stopped)
+		}
+	}()
 	for t := range r.jobs {
 		r.execute(t)
 	}
@@ -151,7 +163,7 @@ func (r *Runner) execute(t Task) {
 	r.running.Add(1)
 	defer r.running.Add(-1)
 	// Terminal events are published even while shutting down.
-	bg := context.WithoutCancel(r.ctx)
+	bg := r.finishing
 	started := time.Now()
 	step := time.Duration(t.StepMS) * time.Millisecond
 	var timer *time.Timer
@@ -228,8 +240,11 @@ func (r *Runner) publish(ctx context.Context, t Task, kind string) {
 
 // Shutdown refuses new tasks, stops running ones and fails every queued and
 // running task with ErrShuttingDown, publishing each terminal event. It
-// returns when every worker has stopped, or ctx's error if ctx ends first.
-// It is idempotent.
+// returns once every worker has stopped: no goroutine of the runner
+// outlives it. If ctx ends first, the workers' remaining stores and
+// publishes get a cancelled context (a Store that honours it gives up at
+// once; the hub never blocks), and Shutdown returns ctx's error when they
+// have stopped. It is idempotent.
 func (r *Runner) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	if !r.closed {
@@ -238,12 +253,13 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	r.cancel()
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-r.stopped:
+		r.abort() // nothing is left to finish
 		return nil
 	case <-ctx.Done():
+		r.abort()
+		<-r.stopped
 		return ctx.Err()
 	}
 }

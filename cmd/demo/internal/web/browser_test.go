@@ -167,7 +167,7 @@ func newBrowser(t *testing.T, ctx context.Context) *browser {
 	}
 	msgs := chromedp.Console(bctx)
 	done := make(chan struct{})
-	go func() {
+	go func() { // owner: b; ends when the tab closes, and the cleanup below waits for it
 		defer close(done)
 		for m, err := range msgs {
 			if err != nil {
