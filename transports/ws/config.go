@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/twinstream/twinstream/transports"
 )
 
@@ -58,6 +60,16 @@ type Config struct {
 	// times or tracks requests (such as a server waiting for its task
 	// streams at shutdown) expects a handler to last as long as its stream.
 	Detach bool
+	// Compression is the permessage-deflate mode offered to clients that
+	// ask for it (coder/websocket's modes; see ParseCompression). The
+	// default, CompressionDisabled, negotiates nothing and keeps the
+	// writer's fast path: a batch's frames framed by the server itself and
+	// written at once. On a connection that negotiated compression, batches
+	// are written message by message through coder/websocket (which
+	// compresses each message above its threshold: 128 bytes with context
+	// takeover, 512 without), still gathered into one write per batch. The
+	// read limit applies to a message's decompressed size.
+	Compression websocket.CompressionMode
 	// Logger receives debug records; nil is silent.
 	Logger *slog.Logger
 }

@@ -38,6 +38,7 @@ type conn struct {
 func (c *conn) run() {
 	c.readDone = make(chan struct{})
 	c.cork.clock = c.s.guard.Watch(c.cork.cut)
+	c.cork.lib = c.ws // writeBatchLib's path, on a connection that compresses
 	defer c.cork.clock.Release()
 	go c.read() // owner: run, which waits for readDone below
 	transports.Serve(c.sub, c, transports.LoopConfig{

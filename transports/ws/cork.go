@@ -2,11 +2,14 @@ package ws
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/twinstream/twinstream/transports"
 )
@@ -33,9 +36,19 @@ type corkConn struct {
 	pool  *sync.Pool // *[]byte batch buffers, shared by the server's connections
 	clock *transports.WriteClock
 
+	// deflate: the upgrade negotiated permessage-deflate, so batches go
+	// through the library (lib), which compresses (writeBatchLib). Set in
+	// Hijack, before the connection runs.
+	deflate bool
+	lib     *websocket.Conn
+
 	mu        sync.Mutex
 	closeSent bool   // the library wrote a close frame: no data may follow
 	writes    uint64 // write(2) calls made on the socket (tests and stats)
+	// gather, while a batch is written through the library, collects the
+	// library's writes (whole frames), which then go out in one write.
+	gathering bool
+	gather    []byte
 }
 
 // corkFlushAt is how much a batch gathers before it is written out early
@@ -59,8 +72,65 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	if len(p) > 0 && p[0] == 0x88 { // FIN + close
 		c.closeSent = true
 	}
+	if c.gathering {
+		c.gather = append(c.gather, p...)
+		if len(c.gather) < corkFlushAt {
+			return len(p), nil
+		}
+		err := c.flushLocked(c.gather)
+		c.gather = c.gather[:0]
+		return len(p), err
+	}
 	c.writes++
 	return c.Conn.Write(p)
+}
+
+// writeBatchLib is writeBatch for a connection that negotiated
+// permessage-deflate: each item is a message written through the library,
+// which compresses it, and the library's writes are gathered into one
+// write (or, past corkFlushAt, writes of about that size), bounded by the
+// server's WriteGuard. Frames the library writes meanwhile from other
+// goroutines (a pong, a close reply) join the gathered batch in order.
+func (c *corkConn) writeBatchLib(items []transports.Item, ping bool) error {
+	c.mu.Lock()
+	if c.closeSent {
+		c.mu.Unlock()
+		return net.ErrClosed
+	}
+	bp := c.pool.Get().(*[]byte)
+	c.gather, c.gathering = (*bp)[:0], true
+	if ping {
+		c.gather = append(c.gather, pingFrame...)
+	}
+	c.mu.Unlock()
+	c.clock.Begin()
+	var err error
+	for _, it := range items {
+		p := it.Control
+		if it.Event != nil {
+			p = it.Event.JSON()
+		}
+		// No context deadline (it would cost a timer per message): the
+		// library only appends to the gathered batch, and the WriteGuard
+		// bounds the batch's write below.
+		if err = c.lib.Write(context.Background(), websocket.MessageText, p); err != nil {
+			break
+		}
+	}
+	c.mu.Lock()
+	b := c.gather
+	c.gather, c.gathering = nil, false
+	if err == nil && len(b) > 0 {
+		c.writes++
+		_, err = c.Conn.Write(b)
+	}
+	c.mu.Unlock()
+	c.clock.End()
+	if cap(b) <= maxPooledCork {
+		*bp = b[:0]
+		c.pool.Put(bp)
+	}
+	return err
 }
 
 // writeBatch sends items as text frames in one write (or, past
@@ -107,6 +177,10 @@ func (c *corkConn) flushLocked(b []byte) error {
 		return nil
 	}
 	c.writes++
+	if c.gathering { // inside writeBatchLib, which holds the clock
+		_, err := c.Conn.Write(b)
+		return err
+	}
 	c.clock.Begin()
 	_, err := c.Conn.Write(b)
 	c.clock.End()
@@ -162,6 +236,9 @@ func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	cc := w.make(nc)
+	// Accept has set the response headers before it hijacks: they say
+	// whether this connection compresses.
+	cc.deflate = negotiatedDeflate(w.Header().Get("Sec-WebSocket-Extensions"))
 	w.conn = cc
 	r := brw.Reader
 	if r.Buffered() == 0 {

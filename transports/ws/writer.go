@@ -17,12 +17,23 @@ var _ transports.Conn = (*conn)(nil)
 
 // WriteBatch writes a drained batch as text frames, in one write (see
 // corkConn), bounded by the server's WriteGuard.
-func (c *conn) WriteBatch(items []transports.Item) error { return c.cork.writeBatch(items, false) }
+// A connection that negotiated permessage-deflate writes through
+// coder/websocket instead, which compresses, gathered into one write too.
+func (c *conn) WriteBatch(items []transports.Item) error {
+	if c.cork.deflate {
+		return c.cork.writeBatchLib(items, false)
+	}
+	return c.cork.writeBatch(items, false)
+}
 
 // Heartbeat sends a protocol ping and the app-level ping frame, in one
 // write. Pongs (protocol or app-level) count as liveness.
 func (c *conn) Heartbeat() error {
-	return c.cork.writeBatch([]transports.Item{{Control: transports.PingFrame(time.Now())}}, true)
+	items := []transports.Item{{Control: transports.PingFrame(time.Now())}}
+	if c.cork.deflate {
+		return c.cork.writeBatchLib(items, true)
+	}
+	return c.cork.writeBatch(items, true)
 }
 
 // Close ends the connection: with a reason, a close frame with the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/ws"
 )
 
 // Defaults of Config (and of the demo's flags). Those of the hub and the
@@ -98,6 +99,16 @@ type Config struct {
 	// shutdown. Default "": off. A profile endpoint shows the process's
 	// insides: keep it on a loopback address.
 	PprofAddr string
+	// TLSCert and TLSKey, PEM files, make the server serve HTTPS (HTTP/2
+	// and HTTP/1.1 by ALPN; WebSockets upgrade on HTTP/1.1). TLSSelfSigned
+	// serves HTTPS with a throwaway self-signed certificate made at start
+	// (for local runs). Default: plain HTTP/1.1.
+	TLSCert, TLSKey string
+	TLSSelfSigned   bool
+	// WSCompression is the WebSocket permessage-deflate mode offered:
+	// "disabled" (default, ""), "context-takeover" or
+	// "no-context-takeover" (coder/websocket's modes).
+	WSCompression string
 	// Logger receives the server's records; nil is silent.
 	Logger *slog.Logger
 }
@@ -197,6 +208,10 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBody < 1 {
 		bad("max-body", "must be at least 1 byte")
+	}
+	c.validateTLS(bad)
+	if _, err := ws.ParseCompression(c.WSCompression); err != nil {
+		bad("ws-compression", "%v", err)
 	}
 	for _, o := range c.AllowOrigins {
 		if _, err := path.Match(o, ""); o == "" || err != nil {

@@ -36,6 +36,9 @@ const AdminTokenEnv = "TWINSTREAM_ADMIN_TOKEN"
 //	--shutdown-timeout  graceful shutdown deadline (default 10s)
 //	--log-level         debug, info, warn or error (default info)
 //	--pprof             serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060 (default off)
+//	--tls-cert, --tls-key  PEM certificate and key: serve HTTPS with HTTP/2 (WebSockets stay on HTTP/1.1)
+//	--tls-self-signed   serve HTTPS with a throwaway self-signed certificate (local runs)
+//	--ws-compression    WebSocket permessage-deflate: disabled (default), context-takeover, no-context-takeover
 //
 // It returns flag.ErrHelp for -h/--help (usage already printed to out) and a
 // descriptive error for anything invalid (usage not printed); the caller
@@ -66,6 +69,10 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	fs.Int64Var(&c.MaxBody, "max-body", DefaultMaxBody, "largest POST body in `bytes` (over it: 413)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "graceful shutdown deadline")
 	fs.StringVar(&c.PprofAddr, "pprof", "", "serve net/http/pprof on this separate `address` (host:port, e.g. 127.0.0.1:6060; default off)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate `file`: serve HTTPS with HTTP/2 (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` of --tls-cert")
+	fs.BoolVar(&c.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a throwaway self-signed certificate (local runs)")
+	fs.StringVar(&c.WSCompression, "ws-compression", "disabled", "WebSocket permessage-deflate `mode`: disabled, context-takeover or no-context-takeover")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\nServes the twinstream demo (WebSocket and SSE streams, task API).\n\nFlags:\n")

@@ -17,7 +17,7 @@ func TestParseFlags(t *testing.T) {
 		Addr: "127.0.0.1:8080", History: 1000, QueueSize: 4096, Heartbeat: 15 * time.Second,
 		IdleTimeout: 45 * time.Second, WriteTimeout: 10 * time.Second, SSERetry: 2 * time.Second,
 		ReadLimit: 32 << 10, MaxConns: 19500, Workers: 8, TaskQueue: 1000, MaxBody: 64 << 10,
-		ShutdownTimeout: 10 * time.Second,
+		ShutdownTimeout: 10 * time.Second, WSCompression: "disabled",
 	}
 	with := func(f func(*server.Config)) server.Config { c := defaults; f(&c); return c }
 	tests := []struct {
@@ -40,8 +40,15 @@ func TestParseFlags(t *testing.T) {
 			WriteTimeout: 3 * time.Second, MaxConns: 100, MaxConnsPerIP: 10,
 			AllowOrigins: []string{"example.com", "*.example.org", "https://x.test"}, AdminToken: "s3cret",
 			SSERetry: 500 * time.Millisecond, ReadLimit: 1024, QueueSize: 64, Workers: 2, TaskQueue: 5,
-			MaxBody: 2048, ShutdownTimeout: time.Second,
+			MaxBody: 2048, ShutdownTimeout: time.Second, WSCompression: "disabled",
 		}, level: slog.LevelDebug},
+		{name: "tls files", args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"},
+			want: with(func(c *server.Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" })},
+		{name: "tls self-signed, compression", args: []string{"--tls-self-signed", "--ws-compression", "no-context-takeover"},
+			want: with(func(c *server.Config) { c.TLSSelfSigned, c.WSCompression = true, "no-context-takeover" })},
+		{name: "tls cert without key", args: []string{"--tls-cert", "c.pem"}, err: "--tls-cert"},
+		{name: "tls self-signed and files", args: []string{"--tls-self-signed", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, err: "--tls-self-signed"},
+		{name: "bad compression", args: []string{"--ws-compression", "gzip"}, err: "--ws-compression"},
 		{name: "single dash and =", args: []string{"-addr=127.0.0.1:0", "-log-level=warn"},
 			want: with(func(c *server.Config) { c.Addr = "127.0.0.1:0" }), level: slog.LevelWarn},
 		{name: "history 0 keeps none", args: []string{"--history", "0"}, want: with(func(c *server.Config) { c.History = -1 })},

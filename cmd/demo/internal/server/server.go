@@ -32,6 +32,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -110,10 +111,11 @@ func New(cfg Config) (*Server, error) {
 		Publisher: s.hub, Store: s.store, Workers: cfg.Workers, QueueSize: cfg.TaskQueue,
 		Logger: cfg.Logger.With("component", "tasks"),
 	})
+	wsCompression, _ := ws.ParseCompression(cfg.WSCompression) // checked by Validate
 	wsCfg := ws.Config{
 		Hub: s.hub, Limiter: s.limiter, ReadLimit: cfg.ReadLimit, Heartbeat: cfg.Heartbeat,
 		IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout, OriginPatterns: cfg.AllowOrigins,
-		Logger: cfg.Logger.With("component", "ws"),
+		Compression: wsCompression, Logger: cfg.Logger.With("component", "ws"),
 	}
 	// Task streams keep their handler for the stream's life, so that
 	// graceful shutdown can wait for them to deliver the terminal event;
@@ -149,8 +151,17 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
 	}
+	var tlsCfg *tls.Config
+	if s.cfg.tlsEnabled() {
+		host, _, _ := net.SplitHostPort(s.cfg.Addr)
+		if tlsCfg, err = s.cfg.tlsConfig(host); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	hs := &http.Server{
 		Handler:           s.echo,
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: DefaultHeaderTimeout,
 		// No WriteTimeout: streams are long-lived responses and set a
 		// deadline per write (see Config.HTTPWriteTimeout).
@@ -172,7 +183,11 @@ func (s *Server) Start() error {
 	s.mu.Unlock()
 	go func() {
 		defer close(s.serveDone)
-		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := hs.Serve
+		if tlsCfg != nil {
+			serve = func(ln net.Listener) error { return hs.ServeTLS(ln, "", "") } // HTTP/2 by ALPN
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			s.mu.Lock()
 			s.serveErr = err
 			s.mu.Unlock()
@@ -193,11 +208,15 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// URL returns "http://host:port" of the listener ("" before Start).
+// URL returns "http://host:port" of the listener, "https://…" with TLS
+// ("" before Start).
 func (s *Server) URL() string {
 	a := s.Addr()
 	if a == nil {
 		return ""
+	}
+	if s.cfg.tlsEnabled() {
+		return "https://" + a.String()
 	}
 	return "http://" + a.String()
 }
