@@ -181,7 +181,7 @@ func (s *Server) Start() error {
 	s.adminOpen = s.cfg.AdminToken == "" && isLoopback(ln.Addr())
 	s.serveDone = make(chan struct{})
 	s.mu.Unlock()
-	go func() {
+	go func() { // owner: the server; ends when shutdown closes the listener, and shutdown waits for serveDone
 		defer close(s.serveDone)
 		serve := hs.Serve
 		if tlsCfg != nil {
@@ -245,7 +245,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	// for in-flight requests (SSE streams end when the hub closes below).
 	httpDone := make(chan error, 1)
 	if hs != nil {
-		go func() { httpDone <- hs.Shutdown(ctx) }()
+		go func() { httpDone <- hs.Shutdown(ctx) }() // owner: shutdown, which waits for httpDone below (ctx bounds it)
 	} else {
 		httpDone <- nil
 	}
