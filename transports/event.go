@@ -9,7 +9,7 @@ import (
 
 // Event kinds the stream contract itself defines: the hub emits them.
 // Applications publish any other kind (validated by [ValidKind]); the task
-// and chat kinds are in packages task and chat.
+// and chat kinds are in packages taskstream and chat.
 const (
 	KindSnapshot = "snapshot" // current state of a topic (SubscribeOptions.Snapshot)
 	KindReset    = "reset"    // the client's cursor fell out of history: events were lost

@@ -116,8 +116,9 @@ func digits(b []byte) (uint64, []byte, bool) {
 
 // internKind returns a constant string for a common kind, saving an
 // allocation per frame: the contract's own kinds and those the demo's task
-// and chat streams carry (packages task and chat define them; the decoder
-// only spells them to avoid copying them). Any other kind is allocated.
+// and chat streams carry (packages taskstream and chat define them; the
+// decoder only spells them to avoid copying them). Any other kind is
+// allocated.
 func internKind(k []byte) string {
 	switch string(k) { // no allocation: the compiler compares in place
 	case "progress":
