@@ -1,44 +1,128 @@
 package transports
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
 
-// A CloseReason says why the server ends a stream, and how each transport
-// shows it. All reasons the server can give are in [CloseReasons]; this file
-// is the one table of them.
+// A CloseReason says why the server ends a stream, or refuses one, and how
+// each transport shows it. All reasons the server can give are in
+// [CloseReasons]; this file is the one table of them. The transports read
+// their behaviour from it (the WebSocket close code, the SSE end or
+// status), and a test checks the README's close table and the transports'
+// package docs against it.
 type CloseReason struct {
-	Code     string // stable machine name, also the error frame code where one is sent
-	WSStatus int    // WebSocket close code
-	Text     string // WebSocket close reason text and error message
-	SSE      string // what an SSE client sees
-	Retry    bool   // whether a client should reconnect (and resume)
+	Code  string // stable machine name, also the error frame code where one is sent
+	Text  string // WebSocket close reason text and error message
+	Retry bool   // whether a client should reconnect (and resume)
+
+	// WSStatus is the WebSocket close code.
+	WSStatus int
+
+	// SSEEnd is how a running SSE stream ends for this reason.
+	SSEEnd SSEEnd
+	// SSEStatus is the HTTP status of an SSE stream request the reason
+	// refuses before its stream starts, or 0 when it never refuses one:
+	// 200 is a text/event-stream response whose one frame carries retry:
+	// and an error frame, and then ends, so that an EventSource retries
+	// (on any other status it gives up for good); 204 No Content has no
+	// body and makes an EventSource stop; any other status has a JSON
+	// error body.
+	SSEStatus int
+	// SSE says in words what an SSE client sees, for docs: SSEText of
+	// SSEEnd and SSEStatus, filled in by the table.
+	SSE string
 }
+
+// SSEEnd is how the SSE transport ends a running stream for a reason.
+type SSEEnd int
+
+const (
+	// SSENoEnd: the reason never ends a running SSE stream (it refuses a
+	// request before its stream starts, or does not arise on SSE).
+	SSENoEnd SSEEnd = iota
+	// SSEEndResponse: the response ends cleanly (its final chunk is
+	// written); EventSource reconnects after retry: with Last-Event-ID.
+	SSEEndResponse
+	// SSECut: the connection is cut without the response's end, so that
+	// nothing more is written behind a backlog the client did not read;
+	// EventSource reconnects as after a network failure.
+	SSECut
+)
 
 // Error implements error so that a reason can be a Subscriber's close cause.
 func (r *CloseReason) Error() string { return r.Code + ": " + r.Text }
 
+// SSEText describes SSEEnd and SSEStatus in words (the SSE field):
+// "response ends", "connection cut", the refusal's status and body, both
+// joined by "; before the stream starts: ", or "not applicable".
+func (r *CloseReason) SSEText() string {
+	var end string
+	switch r.SSEEnd {
+	case SSEEndResponse:
+		end = "response ends"
+	case SSECut:
+		end = "connection cut"
+	}
+	var refusal string
+	switch r.SSEStatus {
+	case 0:
+	case http.StatusOK:
+		refusal = "200 text/event-stream with retry: and one error frame"
+	case http.StatusNoContent:
+		refusal = "204 No Content"
+	default:
+		refusal = fmt.Sprintf("%d with a JSON error body", r.SSEStatus)
+	}
+	switch {
+	case end != "" && refusal != "":
+		return end + "; before the stream starts: " + refusal
+	case end != "":
+		return end
+	case refusal != "":
+		return refusal
+	}
+	return "not applicable"
+}
+
 // The reasons a stream ends. WebSocket codes 1000–1013 are RFC 6455 / IANA
 // codes; 4000–4999 are twinstream's own.
 var (
-	// ReasonDone: the stream is complete (a task reached completed/failed).
-	ReasonDone = &CloseReason{"done", 1000, "stream complete", "response ends; a reconnect gets 204 No Content so EventSource stops", false}
+	// ReasonDone: the stream is complete (a task reached its terminal
+	// event). Over SSE a request for a stream that has already ended gets
+	// 204, so EventSource stops.
+	ReasonDone = reason(CloseReason{Code: "done", Text: "stream complete", WSStatus: 1000,
+		SSEEnd: SSEEndResponse, SSEStatus: http.StatusNoContent})
 	// ReasonShutdown: the server is shutting down.
-	ReasonShutdown = &CloseReason{"shutdown", 1001, "server shutting down", "response ends; EventSource reconnects after retry", true}
-	// ReasonMessageTooBig: a client frame exceeded the read limit.
-	ReasonMessageTooBig = &CloseReason{CodeMessageTooBig, 1009, "message over the read limit", "not applicable (POST bodies over the limit get 413 JSON)", false}
+	ReasonShutdown = reason(CloseReason{Code: "shutdown", Text: "server shutting down", Retry: true, WSStatus: 1001,
+		SSEEnd: SSEEndResponse, SSEStatus: http.StatusOK})
+	// ReasonMessageTooBig: a client frame exceeded the read limit (an SSE
+	// client sends nothing on its stream).
+	ReasonMessageTooBig = reason(CloseReason{Code: CodeMessageTooBig, Text: "message over the read limit", WSStatus: 1009})
 	// ReasonDropped: an operator dropped the transport's connections (admin endpoint).
-	ReasonDropped = &CloseReason{"dropped", 1012, "dropped by server, reconnect and resume", "response ends; EventSource reconnects with Last-Event-ID", true}
-	// ReasonTooManyConnections: a global or per-IP connection limit was hit.
-	ReasonTooManyConnections = &CloseReason{CodeTooManyConnections, 1013, "too many connections, try again later", "200 text/event-stream with retry: and an error frame, then the response ends, so EventSource retries later (503 would make it give up for good)", true}
-	// ReasonIdleTimeout: the peer did not answer heartbeats in time.
-	ReasonIdleTimeout = &CloseReason{"idle_timeout", 4000, "heartbeat timeout", "not applicable (a dead SSE peer shows as a failed write)", true}
+	ReasonDropped = reason(CloseReason{Code: "dropped", Text: "dropped by server, reconnect and resume", Retry: true, WSStatus: 1012,
+		SSEEnd: SSEEndResponse})
+	// ReasonTooManyConnections: a global or per-IP connection limit was
+	// hit. Over SSE the answer is 200 with retry:, because an EventSource
+	// gives up for good on 503.
+	ReasonTooManyConnections = reason(CloseReason{Code: CodeTooManyConnections, Text: "too many connections, try again later", Retry: true, WSStatus: 1013,
+		SSEStatus: http.StatusOK})
+	// ReasonIdleTimeout: the peer did not answer heartbeats in time (an SSE
+	// peer never speaks: a dead one shows as a failed write).
+	ReasonIdleTimeout = reason(CloseReason{Code: "idle_timeout", Text: "heartbeat timeout", Retry: true, WSStatus: 4000})
 	// ReasonNotFound: the requested task or stream does not exist.
-	ReasonNotFound = &CloseReason{CodeNotFound, 4004, "not found", "404 with a JSON error body", false}
+	ReasonNotFound = reason(CloseReason{Code: CodeNotFound, Text: "not found", WSStatus: 4004,
+		SSEStatus: http.StatusNotFound})
 	// ReasonSlowConsumer: the client did not read fast enough and its queue filled.
-	ReasonSlowConsumer = &CloseReason{CodeSlowConsumer, 4008, "client too slow, reconnect and resume", "response ends; EventSource reconnects with Last-Event-ID", true}
+	ReasonSlowConsumer = reason(CloseReason{Code: CodeSlowConsumer, Text: "client too slow, reconnect and resume", Retry: true, WSStatus: 4008,
+		SSEEnd: SSECut})
 	// ReasonBadRequest: the connect request was malformed (bad cursor, bad topic).
-	ReasonBadRequest = &CloseReason{CodeInvalidMessage, 4400, "bad request", "400 with a JSON error body", false}
+	ReasonBadRequest = reason(CloseReason{Code: CodeInvalidMessage, Text: "bad request", WSStatus: 4400,
+		SSEStatus: http.StatusBadRequest})
 	// ReasonInternal: something failed on the server side.
-	ReasonInternal = &CloseReason{CodeInternal, 1011, "internal error", "500 with a JSON error body before the stream starts; the response ends after", true}
+	ReasonInternal = reason(CloseReason{Code: CodeInternal, Text: "internal error", Retry: true, WSStatus: 1011,
+		SSEEnd: SSEEndResponse, SSEStatus: http.StatusInternalServerError})
 )
 
 // CloseReasons lists every reason, for documentation and tests.
@@ -46,6 +130,12 @@ var CloseReasons = []*CloseReason{
 	ReasonDone, ReasonShutdown, ReasonMessageTooBig, ReasonDropped,
 	ReasonTooManyConnections, ReasonIdleTimeout, ReasonNotFound,
 	ReasonSlowConsumer, ReasonBadRequest, ReasonInternal,
+}
+
+// reason completes a table entry: its SSE field from the typed ones.
+func reason(r CloseReason) *CloseReason {
+	r.SSE = r.SSEText()
+	return &r
 }
 
 // ReasonOf returns the CloseReason in err's chain, or nil.
@@ -57,11 +147,22 @@ func ReasonOf(err error) *CloseReason {
 	return nil
 }
 
-// ReasonFor returns the CloseReason in err's chain, or ReasonInternal when
-// err carries none: what a connection shows when it ends because of err.
+// ReasonFor returns what a connection shows when it ends, or a request is
+// refused, because of err: the CloseReason in err's chain; for the hub's
+// errors, ReasonDone (ErrEnded: the stream had already ended),
+// ReasonShutdown (ErrClosed) or ReasonBadRequest (ErrInvalidTopic); and
+// ReasonInternal for any other error. Both transports' error paths use it.
 func ReasonFor(err error) *CloseReason {
 	if r := ReasonOf(err); r != nil {
 		return r
+	}
+	switch {
+	case errors.Is(err, ErrEnded):
+		return ReasonDone
+	case errors.Is(err, ErrClosed):
+		return ReasonShutdown
+	case errors.Is(err, ErrInvalidTopic):
+		return ReasonBadRequest
 	}
 	return ReasonInternal
 }

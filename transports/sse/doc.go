@@ -36,13 +36,30 @@
 //
 // # Ending and limits
 //
-// The response ends when the server shuts down, an operator drops the
-// transport, the client is too slow (its queue filled; its connection is
-// cut) or a task stream reached its terminal event; EventSource then
-// reconnects with Last-Event-ID and resumes without loss. A reconnect to a finished task gets 204 No
-// Content, which makes EventSource stop. Over a connection limit the server
-// answers 200 text/event-stream with retry: and a too_many_connections error
-// frame, then ends the response, so EventSource retries later (503 or 204
-// would make it give up for good). Bad requests get 400 and unknown tasks
-// 404, with a JSON error body.
+// How a stream ends, or a stream request is refused before its stream
+// starts, for each reason of transports.CloseReasons (by its code; the
+// words are CloseReason.SSE, generated from its SSEEnd and SSEStatus):
+//
+//	done                  response ends; before the stream starts: 204 No Content
+//	shutdown              response ends; before the stream starts: 200 text/event-stream with retry: and one error frame
+//	message_too_big       not applicable
+//	dropped               response ends
+//	too_many_connections  200 text/event-stream with retry: and one error frame
+//	idle_timeout          not applicable
+//	not_found             404 with a JSON error body
+//	slow_consumer         connection cut
+//	invalid_message       400 with a JSON error body
+//	internal              response ends; before the stream starts: 500 with a JSON error body
+//
+// A clean end is followed by EventSource's reconnect with Last-Event-ID,
+// which resumes without loss; a cut connection (a slow consumer, so that
+// nothing more is written behind the backlog it did not read) too. A
+// reconnect to a finished task gets 204 No Content, which makes
+// EventSource stop. Over a connection limit, or while the server shuts
+// down, the answer is 200 with retry: and an error frame
+// (too_many_connections, unavailable), so that EventSource retries later:
+// 503 or 204 would make it give up for good. Bad requests get 400 and
+// unknown tasks 404, with a JSON error body. message_too_big and
+// idle_timeout do not arise: an SSE client sends nothing on its stream,
+// and a dead one shows as a failed write.
 package sse

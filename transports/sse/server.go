@@ -211,7 +211,7 @@ func (s *Server) resolveStream(w http.ResponseWriter, r *http.Request, resolve t
 	}
 	stream, err := resolve(r)
 	if err != nil {
-		s.resolveError(w, err)
+		s.fail(w, r, "resolving stream", err)
 		return nil
 	}
 	topics := stream.AllTopics()
@@ -232,16 +232,48 @@ func (s *Server) resolveStream(w http.ResponseWriter, r *http.Request, resolve t
 	return &stream
 }
 
-func (s *Server) resolveError(w http.ResponseWriter, err error) {
-	switch transports.ReasonOf(err) {
-	case transports.ReasonNotFound:
-		writeError(w, http.StatusNotFound, transports.NewErrorFrame(transports.CodeNotFound, err.Error()))
-	case transports.ReasonBadRequest:
-		writeError(w, http.StatusBadRequest, transports.NewErrorFrame(transports.CodeInvalidMessage, err.Error()))
+// fail answers a stream request that failed before its stream started
+// (resolving or attaching it, doing what) because of err, as the close
+// reason table says for err's reason (transports.ReasonFor). The error
+// frame is err's own when it carries one (a bad cursor's, naming
+// last_event_id), or the reason's code with err's text; a reason that
+// refuses no request (SSEStatus 0) is answered as ReasonInternal, whose
+// details are logged, not sent.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, doing string, err error) {
+	reason := transports.ReasonFor(err)
+	var f transports.ErrorFrame
+	switch {
+	case reason.SSEStatus == 0 || reason == transports.ReasonInternal:
+		s.log.Error("sse: "+doing, "err", err)
+		reason, f = transports.ReasonInternal, transports.NewErrorFrame(transports.CodeInternal, "internal error")
+	case reason == transports.ReasonShutdown:
+		f = shutdownFrame()
+	case errors.As(err, &f):
 	default:
-		s.log.Error("sse: resolving stream", "err", err)
-		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
+		f = transports.NewErrorFrame(reason.Code, err.Error())
 	}
+	s.answer(w, r, reason, f)
+}
+
+// answer answers a stream request that reason refuses before its stream
+// starts, as the close reason table says (CloseReason.SSEStatus): 204 with
+// no body, 200 with retry: and f as an error frame (so that EventSource
+// retries later), or the status with f as a JSON body.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, reason *transports.CloseReason, f transports.ErrorFrame) {
+	switch reason.SSEStatus {
+	case http.StatusNoContent:
+		w.WriteHeader(http.StatusNoContent)
+	case http.StatusOK:
+		s.refuse(w, r, f.Code, f.Message)
+	default:
+		writeError(w, reason.SSEStatus, f)
+	}
+}
+
+// shutdownFrame is the error frame of a request refused while the server
+// shuts down.
+func shutdownFrame() transports.ErrorFrame {
+	return transports.NewErrorFrame(transports.CodeUnavailable, "server shutting down, try again later")
 }
 
 // open admits a stream (shutdown, limits), attaches it to the hub and
@@ -249,21 +281,24 @@ func (s *Server) resolveError(w http.ResponseWriter, err error) {
 // otherwise (refusal, 204, error).
 func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports.Stream) *writer {
 	if !s.tracker.Enter() {
-		s.refuse(w, r, transports.CodeUnavailable, "server shutting down, try again later")
+		s.answer(w, r, transports.ReasonShutdown, shutdownFrame())
 		return nil
 	}
 	release, err := s.limiter.Acquire(transports.RemoteIP(r))
 	if err != nil {
 		s.tracker.Leave()
 		s.log.Debug("sse: connection refused", "remote", r.RemoteAddr, "err", err)
-		s.refuse(w, r, transports.CodeTooManyConnections, transports.ReasonTooManyConnections.Text)
+		reason := transports.ReasonFor(err)
+		s.answer(w, r, reason, transports.NewErrorFrame(reason.Code, reason.Text))
 		return nil
 	}
 	sub, cursors, err := s.hub.Attach(Transport, *stream)
 	if err != nil {
 		release()
 		s.tracker.Leave()
-		s.attachError(w, r, err)
+		// ErrEnded: the stream finished and the client has seen its end;
+		// the table's 204 makes EventSource stop reconnecting.
+		s.fail(w, r, "attaching stream", err)
 		return nil
 	}
 	wr := &writer{s: s, sub: sub, stream: stream, cursors: cursors, release: release, remote: r.RemoteAddr}
@@ -286,22 +321,6 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports
 		return nil
 	}
 	return wr
-}
-
-func (s *Server) attachError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, transports.ErrEnded):
-		// The stream finished and the client has seen its end: 204 makes
-		// EventSource stop reconnecting.
-		w.WriteHeader(http.StatusNoContent)
-	case errors.Is(err, transports.ErrClosed):
-		s.refuse(w, r, transports.CodeUnavailable, "server shutting down, try again later")
-	case errors.Is(err, transports.ErrInvalidTopic):
-		writeError(w, http.StatusBadRequest, transports.NewErrorFrame(transports.CodeInvalidMessage, err.Error()))
-	default:
-		s.log.Error("sse: attaching stream", "err", err)
-		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
-	}
 }
 
 // Shutdown stops accepting streams, ends the active ones and waits until

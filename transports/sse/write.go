@@ -115,15 +115,15 @@ func (wr *writer) frames(build func([]byte) []byte) error {
 	return err
 }
 
-// Close ends the stream. A slow consumer's connection is cut rather than
-// ended cleanly (what the close reason table says of it); every other end
-// is a clean end of the response, which EventSource follows with a
+// Close ends the stream as the close reason table says (SSEEnd): the
+// connection is cut for transports.SSECut (a slow consumer); every other
+// end is a clean end of the response, which EventSource follows with a
 // reconnect (or, after a finished task, with a 204 that stops it).
 func (wr *writer) Close(r *transports.CloseReason) {
 	if r != nil {
 		wr.s.log.Debug("sse: stream closed by server", "remote", wr.remote, "reason", r.Code)
 	}
-	wr.sink.end(r == transports.ReasonSlowConsumer)
+	wr.sink.end(r != nil && r.SSEEnd == transports.SSECut)
 }
 
 // close releases the stream's hub and server resources.

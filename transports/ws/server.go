@@ -239,46 +239,46 @@ func (s *Server) live(c *conn, release func()) {
 	c.run()
 }
 
-// reject reports a resolver error after the upgrade and closes.
+// reject reports a resolver error after the upgrade: an error frame (the
+// error's own, or the reason's code with the error's text, or "internal
+// error"), then a close with the code the table gives the error
+// (transports.ReasonFor).
 func (c *conn) reject(fail error) {
-	reason := transports.ReasonOf(fail)
+	reason := transports.ReasonFor(fail)
 	var ef transports.ErrorFrame
 	if !errors.As(fail, &ef) {
-		code, msg := transports.CodeInternal, "internal error"
-		if reason != nil {
-			code = reason.Code
-			msg = strings.TrimSuffix(fail.Error(), ": "+reason.Error())
+		ef = transports.NewErrorFrame(transports.CodeInternal, "internal error")
+		if r := transports.ReasonOf(fail); r != nil {
+			ef = transports.NewErrorFrame(r.Code, strings.TrimSuffix(fail.Error(), ": "+r.Error()))
 		}
-		ef = transports.NewErrorFrame(code, msg)
 	}
-	if reason == nil {
+	if transports.ReasonOf(fail) == nil {
 		c.s.log.Debug("stream resolver failed", "err", fail)
-		reason = transports.ReasonInternal
 	}
+	c.sayAndClose(ef, reason)
+}
+
+// attachFailed closes a connection whose Attach failed with the code the
+// table gives the error (transports.ReasonFor: 1000 for a stream that had
+// already ended, 1001 for a closed hub); an internal error is said in an
+// error frame first.
+func (c *conn) attachFailed(err error) {
+	reason := transports.ReasonFor(err)
+	if reason != transports.ReasonInternal {
+		c.closeWith(reason)
+		return
+	}
+	c.s.log.Debug("attach failed", "err", err)
+	c.sayAndClose(transports.NewErrorFrame(transports.CodeInternal, "internal error"), reason)
+}
+
+// sayAndClose writes an error frame, then closes with reason.
+func (c *conn) sayAndClose(ef transports.ErrorFrame, reason *transports.CloseReason) {
 	if c.writeFrame(ef.JSON()) != nil {
 		_ = c.ws.CloseNow()
 		return
 	}
 	c.closeWith(reason)
-}
-
-// attachFailed closes a connection whose Attach failed.
-func (c *conn) attachFailed(err error) {
-	switch {
-	case errors.Is(err, transports.ErrEnded):
-		c.closeWith(transports.ReasonDone)
-	case errors.Is(err, transports.ErrClosed):
-		c.closeWith(transports.ReasonShutdown)
-	case transports.ReasonOf(err) != nil:
-		c.closeWith(transports.ReasonOf(err))
-	default:
-		c.s.log.Debug("attach failed", "err", err)
-		if c.writeFrame(transports.NewErrorFrame(transports.CodeInternal, "internal error").JSON()) != nil {
-			_ = c.ws.CloseNow()
-			return
-		}
-		c.closeWith(transports.ReasonInternal)
-	}
 }
 
 // newCork wraps a hijacked connection in the server's user-space cork.
