@@ -120,6 +120,17 @@ var (
 	// ReasonBadRequest: the connect request was malformed (bad cursor, bad topic).
 	ReasonBadRequest = reason(CloseReason{Code: CodeInvalidMessage, Text: "bad request", WSStatus: 4400,
 		SSEStatus: http.StatusBadRequest})
+	// ReasonRateLimited: the client went over a rate limit: commands on a
+	// WebSocket past the grace (each refused command got a rate_limited
+	// error frame first), or new connections from its IP. Over SSE a new
+	// stream over the limit gets 200 with retry:, as for too many
+	// connections; API requests over theirs get 429 with Retry-After.
+	ReasonRateLimited = reason(CloseReason{Code: CodeRateLimited, Text: "rate limit exceeded, slow down", Retry: true, WSStatus: 4029,
+		SSEStatus: http.StatusOK})
+	// ReasonInvalidUTF8: a text frame, or the reason of a close frame, was
+	// not valid UTF-8 (RFC 6455 §8.1; an SSE client sends nothing on its
+	// stream).
+	ReasonInvalidUTF8 = reason(CloseReason{Code: "invalid_utf8", Text: "invalid UTF-8", WSStatus: 1007})
 	// ReasonInternal: something failed on the server side.
 	ReasonInternal = reason(CloseReason{Code: CodeInternal, Text: "internal error", Retry: true, WSStatus: 1011,
 		SSEEnd: SSEEndResponse, SSEStatus: http.StatusInternalServerError})
@@ -130,6 +141,7 @@ var CloseReasons = []*CloseReason{
 	ReasonDone, ReasonShutdown, ReasonMessageTooBig, ReasonDropped,
 	ReasonTooManyConnections, ReasonIdleTimeout, ReasonNotFound,
 	ReasonSlowConsumer, ReasonBadRequest, ReasonInternal,
+	ReasonRateLimited, ReasonInvalidUTF8,
 }
 
 // reason completes a table entry: its SSE field from the typed ones.

@@ -7,13 +7,16 @@ import (
 )
 
 // Limiter caps open connections, in total and per client IP, across both
-// transports. The zero value (or a nil *Limiter) allows everything. Safe for
-// concurrent use.
+// transports, and meters new connections per client IP. The zero value (or
+// a nil *Limiter) allows everything. Safe for concurrent use.
 type Limiter struct {
 	// Max is the total cap; 0 means no cap.
 	Max int
 	// PerIP is the cap per remote IP; 0 means no cap.
 	PerIP int
+	// Rate meters new connections per client IP (Acquire only); nil means
+	// none. A connection over it is refused with ReasonRateLimited.
+	Rate *IPRate
 
 	mu    sync.Mutex
 	total int
@@ -23,9 +26,23 @@ type Limiter struct {
 // NewLimiter returns a limiter with the given caps (0 = none).
 func NewLimiter(max, perIP int) *Limiter { return &Limiter{Max: max, PerIP: perIP} }
 
-// Acquire takes a slot for ip. It returns a release func (call it once when
-// the connection ends) or ReasonTooManyConnections.
+// Acquire admits a new stream connection from ip: it spends a token of
+// Rate, then takes a slot (Hold). It returns a release func (call it once
+// when the connection ends), ReasonRateLimited or ReasonTooManyConnections.
 func (l *Limiter) Acquire(ip string) (release func(), err error) {
+	if l == nil {
+		return func() {}, nil
+	}
+	if ok, _ := l.Rate.Allow(ip); !ok {
+		return nil, ReasonRateLimited
+	}
+	return l.Hold(ip)
+}
+
+// Hold takes a slot for ip under the caps alone, without Rate: what a
+// request that is not a stream (an API call) holds while it runs. It
+// returns a release func (call it once) or ReasonTooManyConnections.
+func (l *Limiter) Hold(ip string) (release func(), err error) {
 	if l == nil {
 		return func() {}, nil
 	}

@@ -50,6 +50,8 @@
 //	slow_consumer         connection cut
 //	invalid_message       400 with a JSON error body
 //	internal              response ends; before the stream starts: 500 with a JSON error body
+//	rate_limited          200 text/event-stream with retry: and one error frame
+//	invalid_utf8          not applicable
 //
 // A clean end is followed by EventSource's reconnect with Last-Event-ID,
 // which resumes without loss; a cut connection (a slow consumer, so that

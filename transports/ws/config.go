@@ -2,6 +2,7 @@ package ws
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/coder/websocket"
@@ -50,7 +51,22 @@ type Config struct {
 	// connections (host patterns as in path.Match, e.g. "example.com" or
 	// "*.example.com"; with "scheme://" they match scheme://host). The
 	// request's own host is always allowed; other origins get 403.
+	// CheckOrigin, when set, replaces this rule.
 	OriginPatterns []string
+	// CheckOrigin, when set, decides which upgrade requests may proceed,
+	// in place of the same-host rule and OriginPatterns: a request for which
+	// it returns false gets 403 with a JSON error body. The same-host rule
+	// trusts the request's own Host header, which a DNS-rebinding page
+	// controls (Host and Origin both its own); a server that knows its
+	// names should check Origin against them instead. Nil: the same-host
+	// rule.
+	CheckOrigin func(r *http.Request) bool
+	// CommandRate limits the commands (data frames, pongs included) of each
+	// connection: over it a command is dropped and answered with a
+	// rate_limited error frame; after as many refusals in a row as its
+	// Burst, the connection closes with 4029 (transports.ReasonRateLimited).
+	// The zero value: no limit.
+	CommandRate transports.Rate
 	// Detach makes the handlers return right after the upgrade; the
 	// connection then runs on two goroutines of its own (writer and
 	// reader). That frees net/http's per-request state and the handler's

@@ -30,6 +30,8 @@ type conn struct {
 
 	seen atomic.Int64 // when the peer was last heard from (Server.now)
 
+	limit *transports.CommandLimit // Config.CommandRate (inbound.go); the reader's own
+
 	readDone chan struct{} // closed when read returns
 	readErr  error         // why read returned; set before readDone closes
 }
@@ -68,6 +70,7 @@ func (c *conn) onPong(context.Context, []byte) { c.touch() }
 func (c *conn) read() {
 	defer c.sub.Wake() // the loop looks at readDone when woken
 	defer close(c.readDone)
+	c.limit = transports.NewCommandLimit(c.s.cfg.CommandRate)
 	for {
 		// No context deadline: the writer closes the socket to stop us,
 		// and a context with a Done channel would cost a timer per frame.
@@ -79,7 +82,11 @@ func (c *conn) read() {
 		c.touch()
 		bp := c.s.bufs.Get().(*[]byte)
 		b, err := readAll(r, (*bp)[:0])
+		v := handleFrame
 		if err == nil {
+			v = c.admit(typ, b) // UTF-8 and the command rate (inbound.go)
+		}
+		if v == handleFrame && err == nil {
 			if typ != websocket.MessageText {
 				f := transports.NewErrorFrame(transports.CodeInvalidMessage, "binary frames are not accepted: send commands as JSON text frames")
 				c.sub.Send(f.JSON())
@@ -94,6 +101,9 @@ func (c *conn) read() {
 		if err != nil {
 			c.readErr = err
 			return
+		}
+		if v == stopReading {
+			return // kicked: the loop closes with the reason
 		}
 	}
 }

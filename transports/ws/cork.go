@@ -67,6 +67,12 @@ const pingFrame = "\x89\x00"
 // Write is coder/websocket's path to the socket (control frames, the
 // close handshake, and error frames written before the loop starts).
 func (c *corkConn) Write(p []byte) (int, error) {
+	if q, ok := invalidCloseReply(p); ok { // (inbound.go)
+		if _, err := c.Write(q); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(p) > 0 && p[0] == 0x88 { // FIN + close

@@ -29,6 +29,7 @@
 //
 //	1000 stream complete (a task ended)             client: stop
 //	1001 server shutting down                       client: reconnect and resume
+//	1007 invalid UTF-8 (text frame or close reason)  client: stop (a bug)
 //	1009 a client frame over Config.ReadLimit       client: stop (a bug)
 //	1011 internal error                             client: reconnect
 //	1012 dropped by an operator                     client: reconnect and resume
@@ -36,6 +37,8 @@
 //	4000 heartbeat timeout (nothing heard)          client: reconnect and resume
 //	4004 no such stream (after an error frame)      client: stop
 //	4008 slow consumer (queue full)                 client: reconnect and resume
+//	4029 rate limited (commands past the grace,    client: reconnect later, slower
+//	     or new connections from the IP)
 //	4400 bad request (bad resume cursor)            client: stop
 //
 // A malformed /ws connect request (bad client_id, topic or cursor) is

@@ -156,6 +156,9 @@ func (s *Server) now() int64 { return int64(time.Since(s.epoch)) }
 // serve upgrades and runs one connection. fail, when set, is reported to
 // the client after the upgrade (single-topic streams only).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, st transports.Stream, single bool, fail error) {
+	if !s.allowOrigin(w, r) {
+		return
+	}
 	if !s.tracker.Enter() {
 		writeError(w, http.StatusServiceUnavailable, transports.NewErrorFrame(transports.CodeUnavailable, transports.ReasonShutdown.Text))
 		return
@@ -190,9 +193,10 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, st transports.Stre
 	c.seen.Store(s.now())
 	cw := &corkWriter{ResponseWriter: w, rc: http.NewResponseController(w), make: s.newCork}
 	wsc, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
-		OriginPatterns: s.cfg.OriginPatterns,
-		OnPingReceived: c.onPing,
-		OnPongReceived: c.onPong,
+		OriginPatterns:     s.cfg.OriginPatterns,
+		InsecureSkipVerify: s.cfg.CheckOrigin != nil, // allowOrigin decided (origin.go)
+		OnPingReceived:     c.onPing,
+		OnPongReceived:     c.onPong,
 	})
 	if err != nil {
 		// Accept has answered (403 for a foreign origin, 426 for a plain GET).
@@ -205,8 +209,8 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, st transports.Stre
 		c.reject(fail)
 		return nil
 	case limitErr != nil:
-		s.log.Debug("connection over the limit", "remote", r.RemoteAddr)
-		c.closeWith(transports.ReasonTooManyConnections)
+		s.log.Debug("connection over the limit", "remote", r.RemoteAddr, "err", limitErr)
+		c.refuseOverLimit(limitErr)
 		return nil
 	}
 	wsc.SetReadLimit(s.cfg.ReadLimit)
