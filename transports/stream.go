@@ -8,8 +8,9 @@ import (
 )
 
 // A Stream is what one connection asks for. Both transports build it from
-// the connect request (ParseConnect) or from a Resolver (single-topic
-// streams such as /ws/tasks/:id), then Attach it to the hub.
+// the connect request (ParseConnect) or, for single-topic streams such as
+// /ws/tasks/:id, with ResolveSingle and a Resolver, then Attach it to the
+// hub.
 type Stream struct {
 	// ClientID identifies the client (optional). A connection with a client
 	// id also follows its personal topic client:<id> and the broadcast topic.
@@ -27,10 +28,44 @@ type Stream struct {
 	EndOnTerminal bool
 }
 
-// A Resolver maps a request to a single-topic Stream (for example a task id
-// in the path to task:<id>). It returns an error wrapping ReasonNotFound when
-// there is no such stream, which each transport reports in its own way.
+// A Resolver maps a request to a single-topic Stream: it names the
+// stream's one topic in Topics (for example a task id in the path to
+// task:<id>), and ResolveSingle sets the rest. It returns an error wrapping
+// ReasonNotFound when there is no such stream (or another reason of the
+// close table), which each transport shows as the table says. The same
+// Resolver serves both transports.
 type Resolver func(r *http.Request) (Stream, error)
+
+// ResolveSingle resolves a request for a single-topic stream, such as
+// GET /ws/tasks/:id or GET /sse/tasks/:id: the one rule both transports'
+// Stream handlers follow. resolve names the topic (Topics with one entry,
+// no ClientID); whatever else it set, the stream then has Single set to
+// that topic, Cursors read from the request (ResumeCursor: the bare seq of
+// the Last-Event-ID header, or else of the last_event_id query parameter),
+// and Snapshot and EndOnTerminal on: it sends a snapshot first (or, when
+// resuming, every event after the cursor), then the topic's events, and
+// ends after the terminal event.
+//
+// Its errors are resolve's own; for a bad cursor, one wrapping
+// ReasonBadRequest and the ErrorFrame naming last_event_id; and, when
+// resolve returned a stream that is not of one topic, an error without a
+// reason (ReasonInternal: a bug of the resolver).
+func ResolveSingle(r *http.Request, resolve Resolver) (Stream, error) {
+	s, err := resolve(r)
+	if err != nil {
+		return Stream{}, err
+	}
+	topics := s.AllTopics()
+	if len(topics) != 1 {
+		return Stream{}, fmt.Errorf("transports: resolver returned a stream of %d topics %q, want one", len(topics), topics)
+	}
+	topic := topics[0]
+	c, ef := ResumeCursor(r, topic)
+	if ef != nil {
+		return Stream{}, fmt.Errorf("%w: %w", ReasonBadRequest, *ef)
+	}
+	return Stream{Topics: topics, Cursors: c, Single: topic, Snapshot: true, EndOnTerminal: true}, nil
+}
 
 // AllTopics is the de-duplicated list of topics the stream follows, in
 // order: personal, broadcast, then the requested topics.

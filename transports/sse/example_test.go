@@ -21,13 +21,17 @@ func ExampleClient() {
 	srv := sse.New(sse.Config{Hub: hub, Retry: 10 * time.Millisecond})
 	mux := http.NewServeMux()
 	mux.Handle("GET /sse", srv) // GET /sse?client_id=alice&topic=news
-	mux.Handle("GET /sse/tasks/{id}", srv.Stream(func(r *http.Request) (transports.Stream, error) {
+	// The same resolver serves ws.Server.Stream: it names the topic, and
+	// transports.ResolveSingle adds the snapshot, the end after the
+	// terminal event and the resume cursor.
+	resolve := func(r *http.Request) (transports.Stream, error) {
 		topic := taskstream.Topic(r.PathValue("id"))
 		if hub.Latest(topic) == nil {
-			return transports.Stream{}, fmt.Errorf("task %s: %w", r.PathValue("id"), transports.ReasonNotFound)
+			return transports.Stream{}, fmt.Errorf("no task %s: %w", r.PathValue("id"), transports.ReasonNotFound)
 		}
 		return transports.Stream{Topics: []string{topic}}, nil
-	}))
+	}
+	mux.Handle("GET /sse/tasks/{id}", srv.Stream(resolve))
 	ts := httptest.NewServer(mux)
 	defer ts.Close()
 	defer func() { // shutdown order: hub, SSE streams, HTTP server

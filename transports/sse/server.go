@@ -129,20 +129,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Stream serves a single-topic stream that resolve picks from the request,
-// such as GET /sse/tasks/:id: a snapshot of the topic's current state first
-// (or, when resuming, every event after the Last-Event-ID, a bare seq), then
-// its events, and the response ends after the terminal event. A reconnect
-// after the end gets 204 No Content, so an EventSource stops. A resolver
-// error wrapping transports.ReasonNotFound gets 404, one wrapping
-// transports.ReasonBadRequest 400, others 500, each with a JSON body.
-// resolve must return a stream of exactly one topic (Topics with one
-// entry, no ClientID); its Snapshot, EndOnTerminal and Cursors are set
-// here.
+// such as GET /sse/tasks/:id, as transports.ResolveSingle resolves it (the
+// WebSocket transport's Stream takes the same resolver): a snapshot of the
+// topic's current state first (or, when resuming, every event after the
+// Last-Event-ID, a bare seq), then its events, and the response ends after
+// the terminal event. A reconnect after the end gets 204 No Content, so an
+// EventSource stops. A resolver error is answered as the close reason table
+// says for its reason (transports.ReasonFor): 404 for
+// transports.ReasonNotFound, 400 for transports.ReasonBadRequest, 500 with
+// "internal error" for an error without a reason, each with a JSON body.
 func (s *Server) Stream(resolve transports.Resolver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if stream := s.resolveStream(w, r, resolve); stream != nil {
-			s.serve(w, r, stream)
+		if !allowMethod(w, r) {
+			return
 		}
+		stream, err := transports.ResolveSingle(r, resolve)
+		if err != nil {
+			s.fail(w, r, "resolving stream", err)
+			return
+		}
+		s.serve(w, r, &stream)
 	})
 }
 
@@ -200,35 +206,6 @@ func connectStream(w http.ResponseWriter, r *http.Request) *transports.Stream {
 		writeError(w, http.StatusBadRequest, f)
 		return nil
 	}
-	return &stream
-}
-
-// resolveStream builds a single-topic stream, or answers the request with
-// an error and returns nil.
-func (s *Server) resolveStream(w http.ResponseWriter, r *http.Request, resolve transports.Resolver) *transports.Stream {
-	if !allowMethod(w, r) {
-		return nil
-	}
-	stream, err := resolve(r)
-	if err != nil {
-		s.fail(w, r, "resolving stream", err)
-		return nil
-	}
-	topics := stream.AllTopics()
-	if len(topics) != 1 {
-		s.log.Error("sse: resolver returned a stream that is not single-topic", "topics", topics)
-		writeError(w, http.StatusInternalServerError, transports.NewErrorFrame(transports.CodeInternal, "internal error"))
-		return nil
-	}
-	stream.Single = topics[0]
-	cursors, ferr := transports.ResumeCursor(r, stream.Single)
-	if ferr != nil {
-		writeError(w, http.StatusBadRequest, *ferr)
-		return nil
-	}
-	stream.Cursors = cursors
-	stream.Snapshot = true
-	stream.EndOnTerminal = true
 	return &stream
 }
 

@@ -20,13 +20,17 @@ func Example() {
 	hub := transports.NewHub(transports.HubConfig{Terminal: taskstream.IsTerminal})
 	srv := ws.New(ws.Config{Hub: hub})
 	mux := http.NewServeMux()
-	mux.Handle("GET /ws/tasks/{id}", srv.Stream(func(r *http.Request) (transports.Stream, error) {
+	// The same resolver serves sse.Server.Stream: it names the topic, and
+	// transports.ResolveSingle adds the snapshot, the end after the
+	// terminal event and the resume cursor.
+	resolve := func(r *http.Request) (transports.Stream, error) {
 		topic := taskstream.Topic(r.PathValue("id"))
 		if hub.Latest(topic) == nil {
 			return transports.Stream{}, fmt.Errorf("no task %s: %w", r.PathValue("id"), transports.ReasonNotFound)
 		}
-		return transports.Stream{Topics: []string{topic}, Single: topic, Snapshot: true, EndOnTerminal: true}, nil
-	}))
+		return transports.Stream{Topics: []string{topic}}, nil
+	}
+	mux.Handle("GET /ws/tasks/{id}", srv.Stream(resolve))
 	ts := httptest.NewServer(mux)
 	ctx := context.Background()
 	hub.Publish(ctx, "task:42", taskstream.KindQueued, json.RawMessage(`{"progress":0}`))

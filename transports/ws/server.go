@@ -3,7 +3,6 @@ package ws
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -68,34 +67,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Stream returns a handler for single-topic streams such as
-// GET /ws/tasks/:id. resolve maps the request to a Stream (normally with
-// Snapshot and EndOnTerminal). The stream's cursor is the resolver's
-// Stream.Cursors, or else the bare seq in the Last-Event-ID header or the
-// last_event_id query parameter.
+// GET /ws/tasks/:id, resolved by transports.ResolveSingle (the SSE
+// transport's Stream takes the same resolver): a snapshot first (or, when
+// resuming from the bare seq in the Last-Event-ID header or the
+// last_event_id query parameter, every event after it), then the topic's
+// events.
 //
 // Errors are reported after the upgrade, where a browser can see them: an
 // error frame (code not_found, invalid_message, internal), then a close with
-// the reason's code (4004 for an error wrapping transports.ReasonNotFound,
-// 4400 for a bad cursor, 1011 for an error without a reason). A stream that
-// has already ended at the cursor closes with 1000 at once; otherwise it
-// closes with 1000 after the terminal event.
+// the code the close reason table gives the error (transports.ReasonFor:
+// 4004 for an error wrapping transports.ReasonNotFound, 4400 for a bad
+// cursor, 1011 for an error without a reason). A stream that has already
+// ended at the cursor closes with 1000 at once; otherwise it closes with
+// 1000 after the terminal event.
 func (s *Server) Stream(resolve transports.Resolver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, err := resolve(r)
-		if err == nil {
-			if st.Single == "" {
-				if all := st.AllTopics(); len(all) == 1 {
-					st.Single = all[0]
-				}
-			}
-			if st.Cursors == nil && st.Single != "" {
-				c, ef := transports.ResumeCursor(r, st.Single)
-				if ef != nil {
-					err = fmt.Errorf("%w: %w", transports.ReasonBadRequest, *ef)
-				}
-				st.Cursors = c
-			}
-		}
+		st, err := transports.ResolveSingle(r, resolve)
 		s.serve(w, r, st, true, err)
 	})
 }

@@ -89,10 +89,10 @@ func (s *Server) listTasks(c echo.Context) error {
 	}{list})
 }
 
-// resolveTask is the transports.Resolver of /ws/tasks/:id and
-// /sse/tasks/:id: the task's topic with a snapshot first and the end of the
-// stream after the terminal event, resuming from Last-Event-ID /
-// last_event_id (a bare seq).
+// resolveTask is the transports.Resolver of both /ws/tasks/:id and
+// /sse/tasks/:id: it names the task's topic, and transports.ResolveSingle
+// adds the rest (the snapshot first, the end after the terminal event, the
+// resume cursor from Last-Event-ID / last_event_id).
 func (s *Server) resolveTask(r *http.Request) (transports.Stream, error) {
 	id := r.PathValue("id")
 	topic := tasks.Topic(id)
@@ -107,15 +107,8 @@ func (s *Server) resolveTask(r *http.Request) (transports.Stream, error) {
 	if err != nil {
 		return transports.Stream{}, err
 	}
-	cursors, ef := transports.ResumeCursor(r, topic)
-	if ef != nil {
-		return transports.Stream{}, fmt.Errorf("%w: %w", transports.ReasonBadRequest, *ef)
-	}
 	s.restoreTopic(r.Context(), t)
-	return transports.Stream{
-		Topics: []string{topic}, Single: topic, Cursors: cursors,
-		Snapshot: true, EndOnTerminal: true,
-	}, nil
+	return transports.Stream{Topics: []string{topic}}, nil
 }
 
 // restoreTopic re-publishes a finished task's final state when the hub has
