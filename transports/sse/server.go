@@ -57,6 +57,12 @@ type Config struct {
 	// Detach. Off by default, because middleware that times or tracks
 	// requests expects a handler to last as long as its stream.
 	Detach bool
+	// Gzip compresses streams for clients that send Accept-Encoding: gzip
+	// (Content-Encoding: gzip, one gzip stream per response), with a sync
+	// flush after every batch, so that no event waits in the compressor.
+	// It costs memory per connection (compress/flate's state, about
+	// 800 KB, for the stream's life). Off by default.
+	Gzip bool
 	// Logger receives debug records about streams; nil is silent.
 	Logger *slog.Logger
 }
@@ -72,6 +78,7 @@ type Server struct {
 	retry        time.Duration
 	writeTimeout time.Duration
 	detached     bool
+	gzip         bool
 	log          *slog.Logger
 
 	tracker *transports.Tracker // streams being served; closed by Shutdown
@@ -91,6 +98,7 @@ func New(cfg Config) *Server {
 		retry:        cfg.Retry,
 		writeTimeout: cfg.WriteTimeout,
 		detached:     cfg.Detach,
+		gzip:         cfg.Gzip,
 		log:          cfg.Logger,
 	}
 	s.tracker = transports.NewTracker()
@@ -279,12 +287,16 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, stream *transports
 		return nil
 	}
 	wr := &writer{s: s, sub: sub, stream: stream, cursors: cursors, release: release, remote: r.RemoteAddr}
+	gz := gzipResponse(s.gzip, w, r) // (gzip.go)
 	if s.canDetach(r) {
 		if ds := s.detach(w); ds != nil {
 			wr.sink = ds
 		}
 	} else if sess, rc := s.upgrade(w, r); sess != nil {
 		wr.sink = &responseSink{s: s, w: w, sess: sess, rc: rc}
+	}
+	if wr.sink != nil && gz {
+		wr.sink = &gzipSink{inner: wr.sink}
 	}
 	if wr.sink == nil {
 		wr.close()

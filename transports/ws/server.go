@@ -182,6 +182,7 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request, st transports.Stre
 	wsc, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		OriginPatterns:     s.cfg.OriginPatterns,
 		InsecureSkipVerify: s.cfg.CheckOrigin != nil, // allowOrigin decided (origin.go)
+		CompressionMode:    s.cfg.Compression,
 		OnPingReceived:     c.onPing,
 		OnPongReceived:     c.onPong,
 	})

@@ -109,6 +109,9 @@ type Config struct {
 	// "disabled" (default, ""), "context-takeover" or
 	// "no-context-takeover" (coder/websocket's modes).
 	WSCompression string
+	// SSEGzip gzips SSE streams for clients that accept it, flushed per
+	// batch (about 800 KB of compressor state per stream). Default off.
+	SSEGzip bool
 	// Logger receives the server's records; nil is silent.
 	Logger *slog.Logger
 }

@@ -39,6 +39,7 @@ const AdminTokenEnv = "TWINSTREAM_ADMIN_TOKEN"
 //	--tls-cert, --tls-key  PEM certificate and key: serve HTTPS with HTTP/2 (WebSockets stay on HTTP/1.1)
 //	--tls-self-signed   serve HTTPS with a throwaway self-signed certificate (local runs)
 //	--ws-compression    WebSocket permessage-deflate: disabled (default), context-takeover, no-context-takeover
+//	--sse-gzip          gzip SSE streams for clients that accept it, flushed per batch (default off)
 //
 // It returns flag.ErrHelp for -h/--help (usage already printed to out) and a
 // descriptive error for anything invalid (usage not printed); the caller
@@ -73,6 +74,7 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.BoolVar(&c.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a throwaway self-signed certificate (local runs)")
 	fs.StringVar(&c.WSCompression, "ws-compression", "disabled", "WebSocket permessage-deflate `mode`: disabled, context-takeover or no-context-takeover")
+	fs.BoolVar(&c.SSEGzip, "sse-gzip", false, "gzip SSE streams for clients that accept it, flushed per batch")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\nServes the twinstream demo (WebSocket and SSE streams, task API).\n\nFlags:\n")

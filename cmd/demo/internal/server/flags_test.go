@@ -46,6 +46,7 @@ func TestParseFlags(t *testing.T) {
 			want: with(func(c *server.Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" })},
 		{name: "tls self-signed, compression", args: []string{"--tls-self-signed", "--ws-compression", "no-context-takeover"},
 			want: with(func(c *server.Config) { c.TLSSelfSigned, c.WSCompression = true, "no-context-takeover" })},
+		{name: "sse gzip", args: []string{"--sse-gzip"}, want: with(func(c *server.Config) { c.SSEGzip = true })},
 		{name: "tls cert without key", args: []string{"--tls-cert", "c.pem"}, err: "--tls-cert"},
 		{name: "tls self-signed and files", args: []string{"--tls-self-signed", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, err: "--tls-self-signed"},
 		{name: "bad compression", args: []string{"--ws-compression", "gzip"}, err: "--ws-compression"},

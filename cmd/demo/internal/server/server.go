@@ -127,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	s.ws = ws.New(wsCfg)
 	sseCfg := sse.Config{
 		Hub: s.hub, Limiter: s.limiter, Heartbeat: cfg.Heartbeat, Retry: cfg.SSERetry,
-		WriteTimeout: cfg.WriteTimeout, Logger: cfg.Logger.With("component", "sse"),
+		WriteTimeout: cfg.WriteTimeout, Gzip: cfg.SSEGzip, Logger: cfg.Logger.With("component", "sse"),
 	}
 	s.sseTasks = sse.New(sseCfg)
 	sseCfg.Detach = true
