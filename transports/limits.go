@@ -27,8 +27,9 @@ type Limiter struct {
 func NewLimiter(max, perIP int) *Limiter { return &Limiter{Max: max, PerIP: perIP} }
 
 // Acquire admits a new stream connection from ip: it spends a token of
-// Rate, then takes a slot (Hold). It returns a release func (call it once
-// when the connection ends), ReasonRateLimited or ReasonTooManyConnections.
+// Rate, then takes a slot under both caps. It returns a release func (call
+// it once when the connection ends), ReasonRateLimited or
+// ReasonTooManyConnections.
 func (l *Limiter) Acquire(ip string) (release func(), err error) {
 	if l == nil {
 		return func() {}, nil
@@ -36,19 +37,27 @@ func (l *Limiter) Acquire(ip string) (release func(), err error) {
 	if ok, _ := l.Rate.Allow(ip); !ok {
 		return nil, ReasonRateLimited
 	}
-	return l.Hold(ip)
+	return l.take(ip, true)
 }
 
-// Hold takes a slot for ip under the caps alone, without Rate: what a
-// request that is not a stream (an API call) holds while it runs. It
-// returns a release func (call it once) or ReasonTooManyConnections.
+// Hold takes a slot for ip under the per-IP cap alone, without Rate: what
+// a request that is not a stream (an API call) holds while it runs, so
+// that one address cannot hold more than PerIP connections of any kind.
+// It does not count against Max, which caps streams (and Open counts
+// streams only). It returns a release func (call it once) or
+// ReasonTooManyConnections.
 func (l *Limiter) Hold(ip string) (release func(), err error) {
 	if l == nil {
 		return func() {}, nil
 	}
+	return l.take(ip, false)
+}
+
+// take takes a slot for ip, counted in the total when stream is set.
+func (l *Limiter) take(ip string, stream bool) (release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.Max > 0 && l.total >= l.Max {
+	if stream && l.Max > 0 && l.total >= l.Max {
 		return nil, ReasonTooManyConnections
 	}
 	if l.PerIP > 0 && l.byIP[ip] >= l.PerIP {
@@ -57,13 +66,17 @@ func (l *Limiter) Hold(ip string) (release func(), err error) {
 	if l.byIP == nil {
 		l.byIP = map[string]int{}
 	}
-	l.total++
+	if stream {
+		l.total++
+	}
 	l.byIP[ip]++
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			l.mu.Lock()
-			l.total--
+			if stream {
+				l.total--
+			}
 			if l.byIP[ip]--; l.byIP[ip] <= 0 {
 				delete(l.byIP, ip)
 			}
@@ -72,7 +85,7 @@ func (l *Limiter) Hold(ip string) (release func(), err error) {
 	}, nil
 }
 
-// Open returns the number of connections currently held.
+// Open returns the number of stream connections currently held.
 func (l *Limiter) Open() int {
 	if l == nil {
 		return 0

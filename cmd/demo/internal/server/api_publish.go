@@ -73,6 +73,8 @@ type PublishResult struct {
 // publishEvent: POST /api/topics/:topic/events {"event":"tick","data":{...}}
 // publishes any event (data defaults to {}). Task topics are written only
 // by the task runner (403), and "snapshot" and "reset" are reserved (400).
+// With authentication on, client:* topics and the join and leave kinds need
+// a publisher token (403; see auth.go).
 //
 // The data is validated once and copied once, by the hub, into the event's
 // wire form: a body in the canonical form (splitPublish) is not decoded at
@@ -92,6 +94,9 @@ func (s *Server) publishEvent(c echo.Context) error {
 	}
 	kind, data, ok := splitPublish(body)
 	if ok {
+		if err := s.mayPublish(c, topic, kind); err != nil { // auth.go
+			return err
+		}
 		e, n, err := s.hub.PublishExcept(topic, kind, data, "")
 		if !errors.Is(err, transports.ErrInvalidData) {
 			return s.published(c, e, n, err)
@@ -101,6 +106,9 @@ func (s *Server) publishEvent(c echo.Context) error {
 	kind, data, apiErr := parsePublish(body)
 	if apiErr != nil {
 		return apiErr
+	}
+	if err := s.mayPublish(c, topic, kind); err != nil {
+		return err
 	}
 	e, n, err := s.hub.PublishExcept(topic, kind, data, "")
 	return s.published(c, e, n, err)

@@ -112,6 +112,10 @@ type Config struct {
 	// SSEGzip gzips SSE streams for clients that accept it, flushed per
 	// batch (about 800 KB of compressor state per stream). Default off.
 	SSEGzip bool
+	// Hardening holds the rate limits, the authentication secret and the
+	// HTTP timeouts (hardening.go). Its zero value limits no rate and
+	// authenticates nobody.
+	Hardening
 	// Logger receives the server's records; nil is silent.
 	Logger *slog.Logger
 }
@@ -152,6 +156,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Hardening = c.Hardening.withDefaults()
 	return c
 }
 
@@ -213,6 +218,7 @@ func (c Config) Validate() error {
 		bad("max-body", "must be at least 1 byte")
 	}
 	c.validateTLS(bad)
+	c.Hardening.validate(bad)
 	if _, err := ws.ParseCompression(c.WSCompression); err != nil {
 		bad("ws-compression", "%v", err)
 	}

@@ -104,6 +104,9 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 		return nil, tooBig
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
+	if te := bodyRead(c, err); te != nil {
+		return nil, te // Hardening.BodyTimeout (guard.go)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -40,6 +40,13 @@ const AdminTokenEnv = "TWINSTREAM_ADMIN_TOKEN"
 //	--tls-self-signed   serve HTTPS with a throwaway self-signed certificate (local runs)
 //	--ws-compression    WebSocket permessage-deflate: disabled (default), context-takeover, no-context-takeover
 //	--sse-gzip          gzip SSE streams for clients that accept it, flushed per batch (default off)
+//	--cmd-rate, --cmd-burst          WebSocket commands per second per connection (default 100, burst 200; 0 = no limit)
+//	--publish-rate, --publish-burst  API publishes per second per client IP (default 1000, burst 1000; 0 = no limit)
+//	--conn-rate, --conn-burst        new stream connections per second per client IP (default 1000, burst 5000; 0 = no limit)
+//	--auth-secret       HS256 secret turning on signed tokens (or $TWINSTREAM_AUTH_SECRET; default: no authentication)
+//	--header-timeout    deadline for a request's header (default 10s)
+//	--body-timeout      deadline for a POST body (default 10s)
+//	--http-idle-timeout close a keep-alive HTTP connection idle this long (default 60s)
 //
 // It returns flag.ErrHelp for -h/--help (usage already printed to out) and a
 // descriptive error for anything invalid (usage not printed); the caller
@@ -76,6 +83,7 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	fs.StringVar(&c.WSCompression, "ws-compression", "disabled", "WebSocket permessage-deflate `mode`: disabled, context-takeover or no-context-takeover")
 	fs.BoolVar(&c.SSEGzip, "sse-gzip", false, "gzip SSE streams for clients that accept it, flushed per batch")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	hardened := hardeningFlags(fs, &c.Hardening)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: demo [flags]\n\nServes the twinstream demo (WebSocket and SSE streams, task API).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -123,6 +131,7 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	if c.AdminToken == "" {
 		c.AdminToken = os.Getenv(AdminTokenEnv)
 	}
+	hardened()
 	c.AllowOrigins = origins
 	if len(errs) == 0 {
 		if err := c.Validate(); err != nil {

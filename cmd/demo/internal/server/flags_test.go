@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/cmd/demo/internal/server"
+	"github.com/twinstream/twinstream/transports"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -18,15 +19,21 @@ func TestParseFlags(t *testing.T) {
 		IdleTimeout: 45 * time.Second, WriteTimeout: 10 * time.Second, SSERetry: 2 * time.Second,
 		ReadLimit: 32 << 10, MaxConns: 19500, Workers: 8, TaskQueue: 1000, MaxBody: 64 << 10,
 		ShutdownTimeout: 10 * time.Second, WSCompression: "disabled",
+		Hardening: server.Hardening{
+			CommandRate: transports.Rate{PerSecond: 100, Burst: 200}, PublishRate: transports.Rate{PerSecond: 1000, Burst: 1000},
+			ConnRate: transports.Rate{PerSecond: 1000, Burst: 5000}, HeaderTimeout: 10 * time.Second,
+			BodyTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute,
+		},
 	}
 	with := func(f func(*server.Config)) server.Config { c := defaults; f(&c); return c }
 	tests := []struct {
-		name  string
-		args  []string
-		env   string // $TWINSTREAM_ADMIN_TOKEN
-		want  server.Config
-		level slog.Level
-		err   string // substring; "" = success
+		name    string
+		args    []string
+		env     string // $TWINSTREAM_ADMIN_TOKEN
+		authEnv string // $TWINSTREAM_AUTH_SECRET
+		want    server.Config
+		level   slog.Level
+		err     string // substring; "" = success
 	}{
 		{name: "defaults", want: defaults},
 		{name: "all flags", args: []string{
@@ -35,12 +42,20 @@ func TestParseFlags(t *testing.T) {
 			"--allow-origin", "example.com,*.example.org", "--allow-origin", "https://x.test",
 			"--admin-token", "s3cret", "--sse-retry", "500ms", "--read-limit", "1024", "--queue-size", "64",
 			"--workers", "2", "--task-queue", "5", "--max-body", "2048", "--shutdown-timeout", "1s", "--log-level", "debug",
+			"--cmd-rate", "5", "--cmd-burst", "6", "--publish-rate", "7.5", "--publish-burst", "8", "--conn-rate", "9",
+			"--conn-burst", "10", "--auth-secret", "0123456789abcdef0123456789abcdef", "--header-timeout", "2s",
+			"--body-timeout", "3s", "--http-idle-timeout", "4s",
 		}, want: server.Config{
 			Addr: "0.0.0.0:9000", History: 50, Heartbeat: 2 * time.Second, IdleTimeout: 5 * time.Second,
 			WriteTimeout: 3 * time.Second, MaxConns: 100, MaxConnsPerIP: 10,
 			AllowOrigins: []string{"example.com", "*.example.org", "https://x.test"}, AdminToken: "s3cret",
 			SSERetry: 500 * time.Millisecond, ReadLimit: 1024, QueueSize: 64, Workers: 2, TaskQueue: 5,
 			MaxBody: 2048, ShutdownTimeout: time.Second, WSCompression: "disabled",
+			Hardening: server.Hardening{
+				CommandRate: transports.Rate{PerSecond: 5, Burst: 6}, PublishRate: transports.Rate{PerSecond: 7.5, Burst: 8},
+				ConnRate: transports.Rate{PerSecond: 9, Burst: 10}, AuthSecret: "0123456789abcdef0123456789abcdef",
+				HeaderTimeout: 2 * time.Second, BodyTimeout: 3 * time.Second, HTTPIdleTimeout: 4 * time.Second,
+			},
 		}, level: slog.LevelDebug},
 		{name: "tls files", args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"},
 			want: with(func(c *server.Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" })},
@@ -56,6 +71,13 @@ func TestParseFlags(t *testing.T) {
 		{name: "pprof", args: []string{"--pprof", "127.0.0.1:6060"}, want: with(func(c *server.Config) { c.PprofAddr = "127.0.0.1:6060" })},
 		{name: "no caps", args: []string{"--max-conns", "0"}, want: with(func(c *server.Config) { c.MaxConns = 0 })},
 		{name: "token from env", env: "envtok", want: with(func(c *server.Config) { c.AdminToken = "envtok" })},
+		{name: "auth secret from env", authEnv: "0123456789abcdef0123456789abcdef", want: with(func(c *server.Config) { c.AuthSecret = "0123456789abcdef0123456789abcdef" })},
+		{name: "no rate limits", args: []string{"--cmd-rate", "0", "--publish-rate", "0", "--conn-rate", "0"},
+			want: with(func(c *server.Config) {
+				c.CommandRate.PerSecond, c.PublishRate.PerSecond, c.ConnRate.PerSecond = 0, 0, 0
+			})},
+		{name: "short auth secret", args: []string{"--auth-secret", "hunter2"}, err: "--auth-secret"},
+		{name: "negative rate", args: []string{"--publish-rate", "-1"}, err: "--publish-rate"},
 		{name: "flag token wins", args: []string{"--admin-token", "flagtok"}, env: "envtok", want: with(func(c *server.Config) { c.AdminToken = "flagtok" })},
 
 		{name: "unknown flag", args: []string{"--port", "80"}, err: "flag provided but not defined: -port"},
@@ -81,6 +103,7 @@ func TestParseFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(server.AdminTokenEnv, tt.env)
+			t.Setenv(server.AuthSecretEnv, tt.authEnv)
 			var out strings.Builder
 			got, level, err := server.ParseFlags(tt.args, &out)
 			if tt.err != "" {

@@ -19,7 +19,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.accessLog, s.recoverPanic)
+	e.Use(s.accessLog, s.recoverPanic, s.guard) // guard.go: origins, limits, identity
 
 	e.POST("/api/tasks", s.createTask)
 	e.GET("/api/tasks", s.listTasks)

@@ -79,6 +79,8 @@ type Server struct {
 	taskStreams *transports.Tracker // open /ws/tasks/:id and /sse/tasks/:id streams
 	draining    atomic.Bool
 
+	guards // rate limits, origins and identity (guard.go)
+
 	mu        sync.Mutex // guards the fields below
 	http      *http.Server
 	ln        net.Listener
@@ -106,6 +108,9 @@ func New(cfg Config) (*Server, error) {
 		Logger:   cfg.Logger.With("component", "hub"),
 	})
 	s.limiter = transports.NewLimiter(cfg.MaxConns, cfg.MaxConnsPerIP)
+	if err := s.initGuards(); err != nil {
+		return nil, err
+	}
 	s.store = tasks.NewMemStore(0)
 	s.runner = tasks.NewRunner(tasks.RunnerConfig{
 		Publisher: s.hub, Store: s.store, Workers: cfg.Workers, QueueSize: cfg.TaskQueue,
@@ -116,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 		Hub: s.hub, Limiter: s.limiter, ReadLimit: cfg.ReadLimit, Heartbeat: cfg.Heartbeat,
 		IdleTimeout: cfg.IdleTimeout, WriteTimeout: cfg.WriteTimeout, OriginPatterns: cfg.AllowOrigins,
 		Compression: wsCompression, Logger: cfg.Logger.With("component", "ws"),
+		CheckOrigin: s.wsOrigin, CommandRate: cfg.CommandRate, // origin.go, hardening.go
 	}
 	// Task streams keep their handler for the stream's life, so that
 	// graceful shutdown can wait for them to deliver the terminal event;
@@ -162,11 +168,11 @@ func (s *Server) Start() error {
 	hs := &http.Server{
 		Handler:           s.echo,
 		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: DefaultHeaderTimeout,
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		// No WriteTimeout: streams are long-lived responses and set a
 		// deadline per write (see Config.HTTPWriteTimeout).
 		WriteTimeout:   s.cfg.HTTPWriteTimeout,
-		IdleTimeout:    2 * time.Minute,
+		IdleTimeout:    s.cfg.HTTPIdleTimeout,
 		MaxHeaderBytes: 64 << 10,
 		// Accept errors (EMFILE) and handler misuse are worth seeing.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -178,6 +184,8 @@ func (s *Server) Start() error {
 		return errors.New("server: already started or shut down")
 	}
 	s.http, s.ln = hs, ln
+	names := listenNames(ln.Addr()) // the origins a browser may come from (origin.go)
+	s.names.Store(&names)
 	s.adminOpen = s.cfg.AdminToken == "" && isLoopback(ln.Addr())
 	s.serveDone = make(chan struct{})
 	s.mu.Unlock()

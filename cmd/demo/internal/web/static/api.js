@@ -6,8 +6,12 @@ const adminToken = new URLSearchParams(location.search).get("admin_token") || ""
 
 async function call(method, path, body, headers = {}) {
   const init = { method, headers: { ...headers } };
-  if (body !== undefined) {
+  if (method === "POST") {
+    // The server takes a browser's POST only as JSON, even without a body
+    // (a cross-site page cannot send that without the server's consent).
     init.headers["Content-Type"] = "application/json";
+  }
+  if (body !== undefined) {
     init.body = JSON.stringify(body);
   }
   const r = await fetch(path, init);
