@@ -43,7 +43,7 @@ func (r *Runner) connectOne(ctx context.Context, ts []*target, transport string)
 	topics := topicNames("idle", 1)
 	// Let the fresh server settle before the baseline.
 	sleepCtx(ctx, time.Second)
-	specs := r.specs(transport, ts, streamsFor(transport, topics), n, func(s *WorkerSpec) { s.NoReconnect = true })
+	specs := r.specs(transport, ts, streamsFor(transport, topics), n, func(s *WorkerSpec) { leanClients(s); s.NoReconnect = true })
 	ph, err := r.startPhase(ctx, label, ts, specs)
 	if err != nil {
 		return nil, err

@@ -157,7 +157,7 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	n, rate := st.n, st.rate
 	label := fmt.Sprintf(st.label, transport)
 	topics := topicNames("fanout", c.Topics)
-	ph, err := r.connectAll(ctx, label, ts, transport, r.specs(transport, ts, streamsFor(transport, topics), n, nil), n)
+	ph, err := r.connectAll(ctx, label, ts, transport, r.specs(transport, ts, streamsFor(transport, topics), n, leanClients), n)
 	if err != nil {
 		return nil, err
 	}
@@ -235,3 +235,9 @@ func lastDelivery(results []*WorkerResult, start time.Time) time.Time {
 	}
 	return end
 }
+
+// leanClients makes a worker run the lean subscriber clients (lean.go):
+// fanout and connect measure the server, so their clients cost as little
+// as they can while still checking every delivery. Reconnect and tasks keep
+// the product's Go clients, whose behaviour is what they measure.
+func leanClients(s *WorkerSpec) { s.Client = ClientLean }
