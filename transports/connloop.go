@@ -24,6 +24,19 @@ type Conn interface {
 	Close(reason *CloseReason)
 }
 
+// An Unsenter is a Conn that can tell how many of the bytes it wrote the
+// kernel has not sent yet (SIOCOUTQ on Linux). Serve counts them against
+// the subscriber's bytes in flight (HubConfig.QueueBytes), once a second
+// and whenever a quarter of the budget was written since it last asked:
+// a client that stops reading is closed as a slow consumer while there is
+// still room in its socket for the close, even if it answers heartbeats.
+type Unsenter interface {
+	Unsent() (n int, ok bool)
+}
+
+// unsentEvery is how often Serve asks an Unsenter.
+const unsentEvery = time.Second
+
 // LoopConfig is what Serve needs besides the connection.
 type LoopConfig struct {
 	// Heartbeat is the keep-alive cadence: one Heartbeat every Heartbeat,
@@ -78,6 +91,9 @@ func Serve(sub *Subscriber, c Conn, cfg LoopConfig) {
 		sub.Wake()
 	})
 	defer timer.Stop()
+	unsent, _ := c.(Unsenter)
+	var checked time.Duration
+	written := 0 // bytes written since the last look at unsent
 	for {
 		<-sub.Ready()
 		if due.Swap(false) {
@@ -111,6 +127,19 @@ func Serve(sub *Subscriber, c Conn, cfg LoopConfig) {
 		b := sub.drain()
 		if b == nil {
 			continue // woken for a batch an earlier drain took
+		}
+		if unsent != nil {
+			_, size := weigh(b.items)
+			written += size
+			if now := time.Since(start); now-checked >= unsentEvery || written >= sub.maxBytes/4 {
+				checked, written = now, 0
+				if n, ok := unsent.Unsent(); ok && n > sub.inFlightBudget() {
+					sub.release(b)
+					sub.Slow()
+					c.Close(ReasonSlowConsumer)
+					return
+				}
+			}
 		}
 		items, end := cutAtEnd(b.items)
 		err := c.WriteBatch(items)

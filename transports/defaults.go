@@ -10,6 +10,9 @@ const (
 	DefaultHistory = 1000
 	// DefaultQueueSize bounds a subscriber's queue (items).
 	DefaultQueueSize = 4096
+	// DefaultQueueBytes bounds a connection's bytes in flight: its queue,
+	// catch-ups included, plus what the kernel has not sent yet.
+	DefaultQueueBytes = 1 << 20
 	// DefaultTopicTTL is how long a topic without subscribers is kept.
 	DefaultTopicTTL = time.Hour
 	// DefaultHeartbeat is the keep-alive cadence of both transports.

@@ -144,6 +144,7 @@ type ResetData struct {
 
 // Reset reasons.
 const (
-	ResetHistoryExpired = "history_expired" // the cursor is older than the retained history
-	ResetCursorAhead    = "cursor_ahead"    // the cursor is beyond the topic's latest seq
+	ResetHistoryExpired = "history_expired"   // the cursor is older than the retained history
+	ResetCursorAhead    = "cursor_ahead"      // the cursor is beyond the topic's latest seq
+	ResetBacklog        = "backlog_too_large" // the catch-up would pass the connection's QueueBytes or QueueSize: only its newest events are sent
 )

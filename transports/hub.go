@@ -29,6 +29,13 @@ type HubConfig struct {
 	// fills is closed as a slow consumer (it resumes on reconnect).
 	// 0 means DefaultQueueSize (4,096).
 	QueueSize int
+	// QueueBytes bounds each connection's bytes in flight: its queue
+	// (catch-ups included) plus, where the transport can tell, what the
+	// kernel has not sent yet. Past it the connection is closed as a slow
+	// consumer; a catch-up that alone would pass it is trimmed to its
+	// newest events behind a reset (backlog_too_large). 0 means
+	// DefaultQueueBytes (1 MiB).
+	QueueBytes int
 	// TopicTTL is how long a topic with no subscribers keeps its history
 	// and sequence before the hub forgets it (at the janitor's next sweep;
 	// it sweeps once a minute). 0 means DefaultTopicTTL (1h).
@@ -73,6 +80,7 @@ type HubConfig struct {
 type Hub struct {
 	history    int
 	queue      int
+	queueBytes int
 	topicTTL   time.Duration
 	sweepEvery time.Duration // the janitor's period
 	terminal   func(kind string) bool
@@ -105,6 +113,7 @@ func NewHub(cfg HubConfig) *Hub {
 	h := &Hub{
 		history:    cfg.History,
 		queue:      cfg.QueueSize,
+		queueBytes: cfg.QueueBytes,
 		topicTTL:   cfg.TopicTTL,
 		sweepEvery: sweepEvery,
 		terminal:   cfg.Terminal,
@@ -120,6 +129,9 @@ func NewHub(cfg HubConfig) *Hub {
 	}
 	if h.history < 0 {
 		h.history = 0
+	}
+	if h.queueBytes <= 0 {
+		h.queueBytes = DefaultQueueBytes
 	}
 	if h.queue <= 0 {
 		h.queue = DefaultQueueSize
@@ -228,6 +240,7 @@ func (h *Hub) NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 		transport: opts.Transport,
 		clientID:  opts.ClientID,
 		max:       h.queue,
+		maxBytes:  h.queueBytes,
 		ready:     make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}

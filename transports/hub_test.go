@@ -126,7 +126,8 @@ func TestResume(t *testing.T) {
 		{"expired", 3, 6, u(1), false, []string{"reset:3", "e:4", "e:5", "e:6"}},
 		{"expired snapshot", 3, 6, u(1), true, []string{"reset:3", "snapshot:6"}},
 		{"just inside", 3, 6, u(3), false, []string{"e:4", "e:5", "e:6"}},
-		{"ahead", 10, 2, u(9), false, []string{"reset:2", "e:1", "e:2"}},
+		// A reset's seq is the new cursor; nothing lower follows it.
+		{"ahead", 10, 2, u(9), false, []string{"reset:0", "e:1", "e:2"}},
 		{"no history", -1, 4, u(1), false, []string{"reset:4"}},
 		{"snapshot fresh", 10, 4, nil, true, []string{"snapshot:4"}},
 	}

@@ -58,7 +58,10 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 	if opts.Ack {
 		items = append(items, Item{Control: ControlFrame{Type: TypeSubscribed, Topic: topic, Seq: latest, ID: opts.ID}.JSON()})
 	}
-	replay, endNow := t.catchUp(opts)
+	s.mu.Lock()
+	roomItems, roomBytes := s.roomLocked()
+	s.mu.Unlock()
+	replay, endNow := t.catchUp(opts, roomItems-len(items), roomBytes)
 	if endNow && len(replay) == 0 {
 		return latest, ErrEnded
 	}
@@ -75,15 +78,21 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 	if s.find(topic) >= 0 { // a concurrent Subscribe won
 		return 0, ErrAlreadySubscribed
 	}
-	// A catch-up is bounded by the history, not by the queue: it does not
-	// count against QueueSize, or a client closed as a slow consumer (its
-	// backlog is at least a full queue) would be closed again on resume.
+	if n, size := weigh(items); n > roomItems || size > roomBytes {
+		// Not even a reset fits in what catch-ups not yet drained left:
+		// the client asks for catch-ups faster than it reads them.
+		s.slowLocked()
+		return 0, ReasonSlowConsumer
+	}
+	// A catch-up counts against the catch-up allowance (roomLocked), not
+	// against the live bounds; catchUp trimmed it to fit.
 	for _, it := range items {
 		if it.Event != nil && it.Event.Except != "" && it.Event.Except == s.clientID {
 			continue // a replayed broadcast_except skips its sender, as the live fan-out does
 		}
 		s.appendLocked(it)
 		s.replay++
+		s.replayBytes += it.size()
 	}
 	if endNow {
 		return latest, nil
@@ -96,47 +105,101 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 }
 
 // catchUp computes what a new subscription gets before live events, and
-// whether the stream is already over. Caller holds t.mu.
-func (t *topic) catchUp(opts SubscribeOptions) (items []Item, endNow bool) {
+// whether the stream is already over. A replay that would pass the room
+// the connection's bounds leave (maxItems items, maxBytes bytes) is
+// trimmed to its newest events, behind a reset that names the range not
+// sent. A reset's seq is the client's new cursor, and no event after it
+// has a lower seq. Caller holds t.mu.
+func (t *topic) catchUp(opts SubscribeOptions, maxItems, maxBytes int) (items []Item, endNow bool) {
 	var lastKind string
 	if t.last != nil {
 		lastKind = t.last.Kind
 	}
+	endNow = opts.EndOnTerminal && lastKind != "" && t.terminal(lastKind)
 	snapshot := func() {
-		if t.last == nil {
-			return
+		if t.last != nil {
+			items = append(items, Item{Event: NewEvent(t.name, t.last.Seq, KindSnapshot, t.last.Data, t.last.Time)})
 		}
-		items = append(items, Item{Event: NewEvent(t.name, t.last.Seq, KindSnapshot, t.last.Data, t.last.Time)})
 	}
-	switch {
-	case opts.After == nil:
+	if opts.After == nil {
 		if opts.Snapshot {
 			snapshot()
 		}
-	default:
-		cursor := *opts.After
-		first := t.firstSeq()
-		switch {
-		case cursor > t.seq:
-			items = append(items, Item{Event: t.reset(ResetData{Reason: ResetCursorAhead, Cursor: cursor, LostFrom: cursor + 1, LostTo: t.seq, FirstAvailable: first, Latest: t.seq}, t.seq)})
-			if opts.Snapshot {
-				snapshot()
-			} else {
-				items = appendEvents(items, t.after(first-1))
-			}
-		case cursor+1 < first:
-			items = append(items, Item{Event: t.reset(ResetData{Reason: ResetHistoryExpired, Cursor: cursor, LostFrom: cursor + 1, LostTo: first - 1, FirstAvailable: first, Latest: t.seq}, first-1)})
-			if opts.Snapshot {
-				snapshot()
-			} else {
-				items = appendEvents(items, t.after(first-1))
-			}
-		default:
-			items = appendEvents(items, t.after(cursor))
-		}
+		return items, endNow
 	}
-	endNow = opts.EndOnTerminal && lastKind != "" && t.terminal(lastKind)
-	return items, endNow
+	cursor := *opts.After
+	first := t.firstSeq()
+	var reset *ResetData
+	from := cursor // replay the events after from
+	switch {
+	case cursor > t.seq:
+		// The topic is behind the client (the server restarted, or the
+		// topic expired): what it holds now starts over below the cursor.
+		reset = &ResetData{Reason: ResetCursorAhead, Cursor: cursor, LostFrom: satInc(cursor), LostTo: t.seq, FirstAvailable: first, Latest: t.seq}
+		from = first - 1
+	case cursor+1 < first:
+		reset = &ResetData{Reason: ResetHistoryExpired, Cursor: cursor, LostFrom: cursor + 1, LostTo: first - 1, FirstAvailable: first, Latest: t.seq}
+		from = first - 1
+	}
+	if reset != nil && opts.Snapshot {
+		items = append(items, Item{Event: t.reset(*reset, first-1)})
+		snapshot()
+		return items, endNow
+	}
+	evs := t.after(from)
+	if kept := fitNewest(evs, maxItems, maxBytes); len(kept) < len(evs) {
+		kept = fitNewest(evs, maxItems-1, maxBytes-resetSize) // room for the reset
+		if reset == nil || reset.Reason == ResetCursorAhead {
+			reset = &ResetData{Reason: ResetBacklog, Cursor: cursor, LostFrom: from + 1, FirstAvailable: first, Latest: t.seq}
+		}
+		reset.LostTo = t.seq
+		if len(kept) > 0 {
+			reset.LostTo = kept[0].Seq - 1
+		}
+		evs = kept
+	}
+	if reset != nil {
+		newCursor := t.seq
+		if len(evs) > 0 {
+			newCursor = evs[0].Seq - 1
+		}
+		items = append(items, Item{Event: t.reset(*reset, newCursor)})
+	}
+	return appendEvents(items, evs), endNow
+}
+
+// fitNewest returns the newest events of evs that fit in n items and
+// bytes bytes.
+func fitNewest(evs []*Event, n, bytes int) []*Event {
+	i, size := len(evs), 0
+	for i > 0 && len(evs)-i < n {
+		size += len(evs[i-1].JSON())
+		if size > bytes {
+			break
+		}
+		i--
+	}
+	return evs[i:]
+}
+
+// weigh is the number and the bytes of items.
+func weigh(items []Item) (n, bytes int) {
+	for _, it := range items {
+		bytes += it.size()
+	}
+	return len(items), bytes
+}
+
+// resetSize is what a reset event weighs against the catch-up allowance
+// (an upper bound of its wire size).
+const resetSize = 256
+
+// satInc is c+1, saturating at the largest cursor.
+func satInc(c uint64) uint64 {
+	if c == ^uint64(0) {
+		return c
+	}
+	return c + 1
 }
 
 func appendEvents(items []Item, evs []*Event) []Item {

@@ -31,14 +31,17 @@ type Subscriber struct {
 	hub       *Hub
 	transport string
 	clientID  string
-	max       int
+	max       int // items in the queue, live and catch-ups each
+	maxBytes  int // bytes in flight (the queue plus the kernel's unsent bytes), live and catch-ups each
 
-	mu     sync.Mutex
-	queue  *batch   // nil while empty: an idle connection holds no queue buffer
-	replay int      // items of catch-ups (Subscribe) in queue: not counted against max
-	topics []*topic // topics followed (few per connection); guarded by mu
-	closed bool
-	cause  error
+	mu          sync.Mutex
+	queue       *batch   // nil while empty: an idle connection holds no queue buffer
+	qbytes      int      // bytes of the queued items
+	replay      int      // items of catch-ups in the queue (their own allowance)
+	replayBytes int      // bytes of catch-ups in the queue
+	topics      []*topic // topics followed (few per connection); guarded by mu
+	closed      bool
+	cause       error
 
 	ready chan struct{} // cap 1: something was queued
 	done  chan struct{} // closed when the subscriber is closed
@@ -105,7 +108,7 @@ func (s *Subscriber) drain() *batch {
 	s.mu.Lock()
 	b := s.queue
 	s.queue = nil
-	s.replay = 0
+	s.qbytes, s.replay, s.replayBytes = 0, 0, 0
 	s.mu.Unlock()
 	return b
 }
@@ -141,13 +144,46 @@ func (s *Subscriber) pushLocked(it Item) bool {
 	if s.closed {
 		return false
 	}
-	if s.queue.len()-s.replay >= s.max {
-		s.closeLocked(ReasonSlowConsumer)
-		s.hub.stats.slowClosed.Add(1)
+	if s.queue.len()-s.replay >= s.max || s.qbytes-s.replayBytes+it.size() > s.maxBytes {
+		s.slowLocked()
 		return false
 	}
 	s.appendLocked(it)
 	return true
+}
+
+// slowLocked closes the subscriber as a slow consumer.
+func (s *Subscriber) slowLocked() {
+	s.closeLocked(ReasonSlowConsumer)
+	s.hub.stats.slowClosed.Add(1)
+}
+
+// Slow closes the subscriber as a slow consumer: the connection loop calls
+// it when the kernel holds more of the connection's bytes than the budget
+// leaves (see HubConfig.QueueBytes).
+func (s *Subscriber) Slow() {
+	s.mu.Lock()
+	s.slowLocked()
+	s.mu.Unlock()
+}
+
+// inFlightBudget is what the kernel may hold of the connection's bytes:
+// the budget less the live events queued.
+func (s *Subscriber) inFlightBudget() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxBytes - (s.qbytes - s.replayBytes)
+}
+
+// roomLocked is what a catch-up may queue. Catch-ups have an allowance of
+// their own, shared by the catch-ups not yet drained: as many items as the
+// larger of QueueSize and History (a whole topic's history fits), and
+// QueueBytes bytes. So a client resuming after a slow-consumer close (its
+// backlog at least a full queue) gets its history in full, while
+// catch-ups repeated faster than the writer drains them cannot grow the
+// queue without bound.
+func (s *Subscriber) roomLocked() (items, bytes int) {
+	return max(max(s.max, s.hub.history)-s.replay, 0), max(s.maxBytes-s.replayBytes, 0)
 }
 
 // appendLocked queues it without checking the bound.
@@ -156,6 +192,7 @@ func (s *Subscriber) appendLocked(it Item) {
 		s.queue = s.hub.getBatch()
 	}
 	s.queue.items = append(s.queue.items, it)
+	s.qbytes += it.size()
 	s.queued.Add(1)
 	s.Wake()
 }
@@ -170,6 +207,7 @@ func (s *Subscriber) closeLocked(cause error) {
 	s.cause = cause
 	s.hub.putBatch(s.queue)
 	s.queue = nil
+	s.qbytes, s.replay, s.replayBytes = 0, 0, 0
 	close(s.done)
 	s.Wake()
 }
@@ -225,6 +263,14 @@ func (s *Subscriber) drop(i int) {
 	s.topics[i] = s.topics[last]
 	s.topics[last] = nil
 	s.topics = s.topics[:last]
+}
+
+// size is what an item weighs against QueueBytes: its bytes on the wire.
+func (it Item) size() int {
+	if it.Event != nil {
+		return len(it.Event.JSON())
+	}
+	return len(it.Control)
 }
 
 // A batch is a queue buffer: filled by the hub under the subscriber's lock,

@@ -96,6 +96,9 @@ func (ds *detachedSink) end(cut bool) {
 	_ = ds.nc.Close()
 }
 
+// unsent tells the kernel's unsent bytes (transports.Unsenter).
+func (ds *detachedSink) unsent() (int, bool) { return transports.SocketUnsent(ds.nc) }
+
 func (ds *detachedSink) expire() { _ = ds.nc.SetWriteDeadline(time.Now()) }
 
 // watch reads the connection until the peer leaves (a client sends nothing

@@ -136,6 +136,15 @@ func (wr *writer) close() {
 	wr.s.tracker.Leave()
 }
 
+// Unsent implements transports.Unsenter for detached streams (the
+// ResponseWriter cannot tell).
+func (wr *writer) Unsent() (int, bool) {
+	if ds, ok := wr.sink.(*detachedSink); ok {
+		return ds.unsent()
+	}
+	return 0, false
+}
+
 // expire makes a write that overran the write timeout fail (WriteGuard).
 func (wr *writer) expire() { wr.sink.expire() }
 

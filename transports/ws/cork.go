@@ -193,6 +193,9 @@ func (c *corkConn) flushLocked(b []byte) error {
 	return err
 }
 
+// Unsent implements transports.Unsenter.
+func (c *corkConn) Unsent() (int, bool) { return transports.SocketUnsent(c.Conn) }
+
 // cut makes a write that overran the write timeout fail (WriteGuard).
 func (c *corkConn) cut() { _ = c.Conn.SetWriteDeadline(time.Now()) }
 

@@ -1,0 +1,113 @@
+package transports_test
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/twinstream/twinstream/transports"
+)
+
+// bigEvents publishes n events of about 1 KB on topic.
+func bigEvents(t *testing.T, h *transports.Hub, topic string, n int) {
+	t.Helper()
+	data := `{"pad":"` + strings.Repeat("x", 1000) + `"}`
+	for range n {
+		publish(t, h, topic, "tick", data)
+	}
+}
+
+// Issue 10, "resume catch-ups are not counted against the per-connection
+// queue": a client that never reads and cycles subscribe(last_seq=0) /
+// unsubscribe on a topic with 1,000 × 1 KB of history grew the server by
+// hundreds of MB in seconds. Catch-ups now draw on a bounded allowance: the
+// cycling client is closed as a slow consumer and its queue never holds
+// more than the allowance.
+func TestCatchUpCyclesAreBounded(t *testing.T) {
+	h := transports.NewHub(transports.HubConfig{History: 1000})
+	defer h.Close()
+	bigEvents(t, h, "big", 1000)
+	s := newSub(t, h, "")
+	maxLen := 0
+	var err error
+	for range 1000 {
+		if _, err = s.Subscribe("big", transports.SubscribeOptions{After: u(0)}); err != nil {
+			break
+		}
+		maxLen = max(maxLen, s.Len())
+		if err = s.Unsubscribe("big"); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, transports.ReasonSlowConsumer) || transports.ReasonOf(s.Cause()) != transports.ReasonSlowConsumer {
+		t.Fatalf("after the cycles: err %v, cause %v; want the client closed as a slow consumer", err, s.Cause())
+	}
+	// 1 MiB of catch-ups at most (QueueBytes): about 1,000 events of 1 KB.
+	if maxLen > transports.DefaultQueueBytes/1000+2 {
+		t.Fatalf("queue reached %d items, past the catch-up allowance", maxLen)
+	}
+}
+
+// A catch-up larger than the whole allowance is trimmed to its newest
+// events behind a reset naming the range not sent; the reset's seq is the
+// client's new cursor and the events after it are contiguous.
+func TestCatchUpTrimmedBehindReset(t *testing.T) {
+	h := transports.NewHub(transports.HubConfig{History: 1000, QueueBytes: 64 << 10})
+	defer h.Close()
+	bigEvents(t, h, "big", 1000)
+	s := newSub(t, h, "")
+	if _, err := s.Subscribe("big", transports.SubscribeOptions{After: u(0)}); err != nil {
+		t.Fatal(err)
+	}
+	items := s.Drain(nil)
+	first := items[0].Event
+	var rd transports.ResetData
+	if first == nil || first.Kind != transports.KindReset || json.Unmarshal(first.Data, &rd) != nil || rd.Reason != transports.ResetBacklog {
+		t.Fatalf("first item %+v, want a %s reset", first, transports.ResetBacklog)
+	}
+	if rd.LostFrom != 1 || rd.LostTo != first.Seq || rd.Latest != 1000 {
+		t.Fatalf("reset %+v with seq %d: want lost_from 1, lost_to = its seq, latest 1000", rd, first.Seq)
+	}
+	size := 0
+	for i, it := range items[1:] {
+		if want := first.Seq + 1 + uint64(i); it.Event.Seq != want {
+			t.Fatalf("event %d: seq %d, want %d", i, it.Event.Seq, want)
+		}
+		size += len(it.Event.JSON())
+	}
+	if last := items[len(items)-1].Event.Seq; last != 1000 || size > 64<<10 {
+		t.Fatalf("replayed up to %d in %d bytes, want up to 1000 within 64 KiB", last, size)
+	}
+}
+
+// Issue 10, "cursor edge cases": Last-Event-ID 2^64−1 gave a reset with
+// lost_from 0 (overflow), and a cursor ahead of the topic got a reset with
+// seq = latest followed by lower seqs.
+func TestCursorEdges(t *testing.T) {
+	h := transports.NewHub(transports.HubConfig{})
+	defer h.Close()
+	for range 3 {
+		publish(t, h, "t", "e", `{}`)
+	}
+	s := newSub(t, h, "")
+	if _, err := s.Subscribe("t", transports.SubscribeOptions{After: u(math.MaxUint64)}); err != nil {
+		t.Fatal(err)
+	}
+	items := s.Drain(nil)
+	var rd transports.ResetData
+	if err := json.Unmarshal(items[0].Event.Data, &rd); err != nil || rd.Reason != transports.ResetCursorAhead || rd.LostFrom != math.MaxUint64 {
+		t.Fatalf("reset %+v (%v), want cursor_ahead with lost_from saturated at 2^64-1", rd, err)
+	}
+	last := items[0].Event.Seq
+	for _, it := range items[1:] {
+		if it.Event.Seq <= last {
+			t.Fatalf("seq %d after %d: a reset's seq is the new cursor and nothing lower may follow", it.Event.Seq, last)
+		}
+		last = it.Event.Seq
+	}
+	if last != 3 {
+		t.Fatalf("replayed up to %d, want 3", last)
+	}
+}
