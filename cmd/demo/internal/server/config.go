@@ -18,6 +18,7 @@ const (
 	DefaultAddr            = "127.0.0.1:8080"
 	DefaultHistory         = transports.DefaultHistory
 	DefaultQueueSize       = transports.DefaultQueueSize
+	DefaultQueueBytes      = transports.DefaultQueueBytes
 	DefaultHeartbeat       = transports.DefaultHeartbeat
 	DefaultIdleTimeout     = transports.DefaultIdleTimeout
 	DefaultWriteTimeout    = transports.DefaultWriteTimeout
@@ -52,6 +53,10 @@ type Config struct {
 	// QueueSize bounds each connection's queue of undelivered items; a
 	// connection whose queue fills is closed as a slow consumer. Default 4,096.
 	QueueSize int
+	// QueueBytes bounds each connection's bytes in flight (its queue plus
+	// what the kernel has not sent); past it the connection is closed as a
+	// slow consumer. Default 1 MiB (transports.HubConfig.QueueBytes).
+	QueueBytes int
 	// Heartbeat is the interval of WebSocket pings and SSE comment lines.
 	// Default 15s.
 	Heartbeat time.Duration
@@ -132,6 +137,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.History == 0 {
 		c.History = DefaultHistory
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = DefaultQueueBytes
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = DefaultQueueSize

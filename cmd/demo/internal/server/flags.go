@@ -30,6 +30,7 @@ const AdminTokenEnv = "TWINSTREAM_ADMIN_TOKEN"
 //	--sse-retry         SSE retry: field (default 2s)
 //	--read-limit        largest WebSocket message in bytes (default 32768)
 //	--queue-size        per-connection queue of undelivered items (default 4096)
+//	--queue-bytes       per-connection bytes in flight, queue plus unsent socket bytes (default 1 MiB)
 //	--workers           task worker pool size (default 8)
 //	--task-queue        tasks waiting for a worker before 503 (default 1000)
 //	--max-body          largest POST body in bytes (default 65536)
@@ -72,6 +73,7 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	fs.DurationVar(&c.SSERetry, "sse-retry", DefaultSSERetry, "SSE retry: field sent to clients")
 	fs.Int64Var(&c.ReadLimit, "read-limit", DefaultReadLimit, "largest WebSocket message in `bytes` (over it: close 1009)")
 	fs.IntVar(&c.QueueSize, "queue-size", DefaultQueueSize, "per-connection queue of undelivered items (full: slow consumer)")
+	fs.IntVar(&c.QueueBytes, "queue-bytes", DefaultQueueBytes, "per-connection `bytes` in flight, queue plus unsent socket bytes (past it: slow consumer)")
 	fs.IntVar(&c.Workers, "workers", DefaultWorkers, "task worker pool size")
 	fs.IntVar(&c.TaskQueue, "task-queue", DefaultTaskQueue, "tasks waiting for a worker before POST /api/tasks answers 503")
 	fs.Int64Var(&c.MaxBody, "max-body", DefaultMaxBody, "largest POST body in `bytes` (over it: 413)")
@@ -117,6 +119,7 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	}
 	positive("read-limit", c.ReadLimit > 0)
 	positive("queue-size", c.QueueSize > 0)
+	positive("queue-bytes", c.QueueBytes > 0)
 	positive("workers", c.Workers > 0)
 	positive("task-queue", c.TaskQueue > 0)
 	positive("max-body", c.MaxBody > 0)

@@ -15,7 +15,7 @@ import (
 
 func TestParseFlags(t *testing.T) {
 	defaults := server.Config{
-		Addr: "127.0.0.1:8080", History: 1000, QueueSize: 4096, Heartbeat: 15 * time.Second,
+		Addr: "127.0.0.1:8080", History: 1000, QueueSize: 4096, QueueBytes: 1 << 20, Heartbeat: 15 * time.Second,
 		IdleTimeout: 45 * time.Second, WriteTimeout: 10 * time.Second, SSERetry: 2 * time.Second,
 		ReadLimit: 32 << 10, MaxConns: 19500, Workers: 8, TaskQueue: 1000, MaxBody: 64 << 10,
 		ShutdownTimeout: 10 * time.Second, WSCompression: "disabled",
@@ -40,7 +40,7 @@ func TestParseFlags(t *testing.T) {
 			"--addr", "0.0.0.0:9000", "--history", "50", "--heartbeat", "2s", "--idle-timeout", "5s",
 			"--write-timeout", "3s", "--max-conns", "100", "--max-conns-per-ip", "10",
 			"--allow-origin", "example.com,*.example.org", "--allow-origin", "https://x.test",
-			"--admin-token", "s3cret", "--sse-retry", "500ms", "--read-limit", "1024", "--queue-size", "64",
+			"--admin-token", "s3cret", "--sse-retry", "500ms", "--read-limit", "1024", "--queue-size", "64", "--queue-bytes", "4096",
 			"--workers", "2", "--task-queue", "5", "--max-body", "2048", "--shutdown-timeout", "1s", "--log-level", "debug",
 			"--cmd-rate", "5", "--cmd-burst", "6", "--publish-rate", "7.5", "--publish-burst", "8", "--conn-rate", "9",
 			"--conn-burst", "10", "--auth-secret", "0123456789abcdef0123456789abcdef", "--header-timeout", "2s",
@@ -49,7 +49,7 @@ func TestParseFlags(t *testing.T) {
 			Addr: "0.0.0.0:9000", History: 50, Heartbeat: 2 * time.Second, IdleTimeout: 5 * time.Second,
 			WriteTimeout: 3 * time.Second, MaxConns: 100, MaxConnsPerIP: 10,
 			AllowOrigins: []string{"example.com", "*.example.org", "https://x.test"}, AdminToken: "s3cret",
-			SSERetry: 500 * time.Millisecond, ReadLimit: 1024, QueueSize: 64, Workers: 2, TaskQueue: 5,
+			SSERetry: 500 * time.Millisecond, ReadLimit: 1024, QueueSize: 64, QueueBytes: 4096, Workers: 2, TaskQueue: 5,
 			MaxBody: 2048, ShutdownTimeout: time.Second, WSCompression: "disabled",
 			Hardening: server.Hardening{
 				CommandRate: transports.Rate{PerSecond: 5, Burst: 6}, PublishRate: transports.Rate{PerSecond: 7.5, Burst: 8},

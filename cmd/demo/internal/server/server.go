@@ -102,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), taskStreams: transports.NewTracker()}
 	s.hub = transports.NewHub(transports.HubConfig{
-		History: cfg.History, QueueSize: cfg.QueueSize,
+		History: cfg.History, QueueSize: cfg.QueueSize, QueueBytes: cfg.QueueBytes,
 		Terminal: taskstream.IsTerminal, // a task's stream ends with its completed or failed event
 		Presence: chat.Presence,         // join and leave events on broadcast
 		Logger:   cfg.Logger.With("component", "hub"),
