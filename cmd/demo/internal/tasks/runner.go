@@ -30,6 +30,25 @@ var (
 	ErrClosed = errors.New("tasks: runner closed")
 )
 
+// An Executor runs tasks: the Runner in this process, the Queue across
+// processes on Redis. The demo server uses either through this interface.
+type Executor interface {
+	// Submit validates spec, stores and publishes the task as queued and
+	// hands it to a worker; it returns at once.
+	Submit(ctx context.Context, spec Spec) (Task, error)
+	// Stats returns the executor's counters.
+	Stats() RunnerStats
+	// Shutdown stops the executor's workers (see each type).
+	Shutdown(ctx context.Context) error
+	// Store returns where task state is kept.
+	Store() Store
+}
+
+var (
+	_ Executor = (*Runner)(nil)
+	_ Executor = (*Queue)(nil)
+)
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	// Publisher receives every task event. Required.
@@ -50,7 +69,7 @@ type RunnerConfig struct {
 // goroutines: NewRunner starts them and Shutdown returns only once every
 // one has stopped. All methods are safe for concurrent use.
 type Runner struct {
-	pub   transports.Publisher
+	x     *steps
 	store Store
 	log   *slog.Logger
 
@@ -69,11 +88,8 @@ type Runner struct {
 	closed bool
 	jobs   chan Task
 
-	running   atomic.Int64
 	submitted atomic.Uint64
 	rejected  atomic.Uint64
-	completed atomic.Uint64
-	failed    atomic.Uint64
 }
 
 // NewRunner starts a runner's workers.
@@ -96,7 +112,8 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	ctx, cancel := context.WithCancel(context.Background())
 	finishing, abort := context.WithCancel(context.Background())
 	r := &Runner{
-		pub: cfg.Publisher, store: cfg.Store, log: cfg.Logger,
+		x:     &steps{pub: cfg.Publisher, store: cfg.Store, log: cfg.Logger},
+		store: cfg.Store, log: cfg.Logger,
 		workers: cfg.Workers, ctx: ctx, cancel: cancel,
 		finishing: finishing, abort: abort, stopped: make(chan struct{}),
 		jobs: make(chan Task, cfg.QueueSize),
@@ -119,12 +136,7 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Task, error) {
 	if err := spec.Validate(); err != nil {
 		return Task{}, err
 	}
-	now := time.Now().UTC()
-	t := Task{
-		ID: newID(), Status: StatusQueued, Message: "queued",
-		Files: spec.Files, StepMS: spec.StepMS, FailAt: spec.FailAt,
-		CreatedAt: now, UpdatedAt: now,
-	}
+	t := newTask(spec)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -139,7 +151,7 @@ func (r *Runner) Submit(ctx context.Context, spec Spec) (Task, error) {
 	if err := r.store.Put(ctx, t); err != nil {
 		return Task{}, fmt.Errorf("tasks: storing task: %w", err)
 	}
-	r.publish(ctx, t, taskstream.KindQueued)
+	r.x.publish(ctx, t, taskstream.KindQueued)
 	r.jobs <- t
 	r.submitted.Add(1)
 	r.log.Debug("task queued", "id", t.ID, "files", t.Files, "step_ms", t.StepMS, "fail_at", t.FailAt)
@@ -158,83 +170,13 @@ func (r *Runner) worker() {
 }
 
 // execute runs one task to its end. The worker is the task's only writer
-// from here on, so store state and published events stay in step.
+// from here on, so store state and published events stay in step. A task
+// stopped by Shutdown ends failed with ErrShuttingDown (terminal events are
+// stored and published even while shutting down).
 func (r *Runner) execute(t Task) {
-	r.running.Add(1)
-	defer r.running.Add(-1)
-	// Terminal events are published even while shutting down.
-	bg := r.finishing
-	started := time.Now()
-	step := time.Duration(t.StepMS) * time.Millisecond
-	var timer *time.Timer
-	if step > 0 {
-		timer = time.NewTimer(step)
-		defer timer.Stop()
-	}
-	for i := 1; i <= t.Files; i++ {
-		if r.ctx.Err() != nil {
-			r.finish(bg, t, StatusFailed, ErrShuttingDown, started)
-			return
-		}
-		t.Status = StatusRunning
-		t.Progress = (i - 1) * 100 / t.Files
-		t.Done = i - 1
-		t.Message = fmt.Sprintf("processing %d/%d", i, t.Files)
-		r.update(bg, &t, taskstream.KindProgress)
-		if timer != nil {
-			if i > 1 {
-				timer.Reset(step)
-			}
-			select {
-			case <-timer.C:
-			case <-r.ctx.Done():
-				r.finish(bg, t, StatusFailed, ErrShuttingDown, started)
-				return
-			}
-		}
-		if i == t.FailAt {
-			r.finish(bg, t, StatusFailed, fmt.Sprintf("file %d/%d failed", i, t.Files), started)
-			return
-		}
-	}
-	t.Done = t.Files
-	r.finish(bg, t, StatusCompleted, "", started)
-}
-
-// finish records and publishes a terminal state.
-func (r *Runner) finish(ctx context.Context, t Task, st Status, errMsg string, started time.Time) {
-	t.Status = st
-	switch st {
-	case StatusCompleted:
-		t.Progress = 100
-		t.Message = fmt.Sprintf("completed %d files", t.Files)
-		t.Result = &Result{Processed: t.Done, ElapsedMS: time.Since(started).Milliseconds()}
-		r.completed.Add(1)
-	default:
-		t.Error = errMsg
-		t.Message = "failed: " + errMsg
-		r.failed.Add(1)
-	}
-	kind := taskstream.KindFailed
-	if st == StatusCompleted {
-		kind = taskstream.KindCompleted
-	}
-	r.update(ctx, &t, kind)
-	r.log.Debug("task finished", "id", t.ID, "status", st, "error", t.Error)
-}
-
-// update stamps, stores and publishes t.
-func (r *Runner) update(ctx context.Context, t *Task, kind string) {
-	t.UpdatedAt = time.Now().UTC()
-	if err := r.store.Put(ctx, *t); err != nil {
-		r.log.Warn("task state not stored", "id", t.ID, "err", err)
-	}
-	r.publish(ctx, *t, kind)
-}
-
-func (r *Runner) publish(ctx context.Context, t Task, kind string) {
-	if _, err := r.pub.Publish(ctx, t.Topic(), kind, t.JSON()); err != nil {
-		r.log.Warn("task event not published", "id", t.ID, "event", kind, "err", err)
+	last, err := r.x.run(r.ctx, r.finishing, t)
+	if errors.Is(err, errStopped) {
+		_, _ = r.x.finish(r.finishing, last, StatusFailed, ErrShuttingDown, time.Now())
 	}
 }
 
@@ -274,14 +216,27 @@ type RunnerStats struct {
 	Rejected  uint64 `json:"rejected"` // refused with ErrQueueFull
 	Completed uint64 `json:"completed"`
 	Failed    uint64 `json:"failed"`
+	// Retried counts attempts that continued a task another attempt had
+	// left (Queue only: its worker died or handed it back).
+	Retried uint64 `json:"retried,omitempty"`
 }
 
 // Stats returns current counters.
 func (r *Runner) Stats() RunnerStats {
 	return RunnerStats{
 		Workers: r.workers, QueueSize: cap(r.jobs), Queued: len(r.jobs),
-		Running: r.running.Load(), Submitted: r.submitted.Load(), Rejected: r.rejected.Load(),
-		Completed: r.completed.Load(), Failed: r.failed.Load(),
+		Running: r.x.running.Load(), Submitted: r.submitted.Load(), Rejected: r.rejected.Load(),
+		Completed: r.x.completed.Load(), Failed: r.x.failed.Load(),
+	}
+}
+
+// newTask returns a new queued task for spec.
+func newTask(spec Spec) Task {
+	now := time.Now().UTC()
+	return Task{
+		ID: newID(), Status: StatusQueued, Message: "queued",
+		Files: spec.Files, StepMS: spec.StepMS, FailAt: spec.FailAt,
+		CreatedAt: now, UpdatedAt: now,
 	}
 }
 

@@ -7,13 +7,22 @@ import (
 	"sync"
 )
 
-// ErrNotFound is returned by Store.Get for an unknown (or evicted) task.
-var ErrNotFound = errors.New("tasks: task not found")
+// Errors of a Store.
+var (
+	// ErrNotFound is returned by Store.Get for an unknown (or evicted) task.
+	ErrNotFound = errors.New("tasks: task not found")
+	// ErrFinished is returned by Store.Put when the stored task has
+	// already finished: a task ends once, so a worker that lost its task
+	// (another one finished it, or it was marked failed) learns it here.
+	ErrFinished = errors.New("tasks: task already finished")
+)
 
 // Store keeps task state. Implementations must be safe for concurrent use
 // and hand out copies: a Task returned by Get or List is the caller's.
 type Store interface {
-	// Put creates or replaces a task (keyed by ID).
+	// Put creates or replaces a task (keyed by ID). It fails with
+	// ErrFinished, storing nothing, when the stored task is completed or
+	// failed.
 	Put(ctx context.Context, t Task) error
 	// Get returns a task, or ErrNotFound.
 	Get(ctx context.Context, id string) (Task, error)
@@ -28,6 +37,12 @@ type Query struct {
 	// Limit bounds the result; 0 means DefaultListLimit, values above
 	// MaxListLimit are clamped to it.
 	Limit int
+}
+
+// A Counter counts tasks by status (the metrics' task gauges). Both stores
+// implement it.
+type Counter interface {
+	Count(ctx context.Context) (map[Status]int, error)
 }
 
 // List limits.
@@ -58,7 +73,10 @@ type memEntry struct {
 	finished *list.Element // nil while not terminal
 }
 
-var _ Store = (*MemStore)(nil)
+var (
+	_ Store   = (*MemStore)(nil)
+	_ Counter = (*MemStore)(nil)
+)
 
 // NewMemStore returns an empty store keeping at most maxFinished finished
 // tasks (0 means DefaultMaxFinished).
@@ -74,6 +92,9 @@ func (m *MemStore) Put(_ context.Context, t Task) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.byID[t.ID]
+	if e != nil && e.task.Status.Terminal() {
+		return ErrFinished
+	}
 	if e == nil {
 		e = &memEntry{}
 		e.order = m.order.PushBack(e)
@@ -116,6 +137,17 @@ func (m *MemStore) List(_ context.Context, q Query) ([]Task, error) {
 		if q.Status == "" || t.Status == q.Status {
 			out = append(out, t)
 		}
+	}
+	return out, nil
+}
+
+// Count implements Counter.
+func (m *MemStore) Count(context.Context) (map[Status]int, error) {
+	out := map[Status]int{StatusQueued: 0, StatusRunning: 0, StatusCompleted: 0, StatusFailed: 0}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.byID {
+		out[e.task.Status]++
 	}
 	return out, nil
 }

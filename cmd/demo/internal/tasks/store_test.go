@@ -9,10 +9,30 @@ import (
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 )
 
-func TestMemStoreGetPutList(t *testing.T) {
+// stores are the Store implementations every store test runs on; the
+// Redis one gets a redis-server of its own.
+var stores = []struct {
+	name string
+	new  func(t *testing.T, maxFinished int) tasks.Store
+}{
+	{"mem", func(_ *testing.T, n int) tasks.Store { return tasks.NewMemStore(n) }},
+	{"redis", func(t *testing.T, n int) tasks.Store {
+		return tasks.NewRedisStore(newRedis(t, startRedis(t)), tasks.RedisStoreConfig{MaxFinished: n})
+	}},
+}
+
+func TestStoreGetPutList(t *testing.T) {
 	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			testGetPutList(t, st.new(t, 0))
+		})
+	}
+}
+
+func testGetPutList(t *testing.T, s tasks.Store) {
 	ctx := context.Background()
-	s := tasks.NewMemStore(0)
 	if _, err := s.Get(ctx, "nope"); !errors.Is(err, tasks.ErrNotFound) {
 		t.Fatalf("Get unknown: %v, want ErrNotFound", err)
 	}
@@ -59,10 +79,18 @@ func TestMemStoreGetPutList(t *testing.T) {
 	}
 }
 
-func TestMemStoreEvictsOldestFinished(t *testing.T) {
+func TestStoreEvictsOldestFinished(t *testing.T) {
 	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			testEvicts(t, st.new(t, 3))
+		})
+	}
+}
+
+func testEvicts(t *testing.T, s tasks.Store) {
 	ctx := context.Background()
-	s := tasks.NewMemStore(3)
 	put := func(id string, st tasks.Status) {
 		t.Helper()
 		if err := s.Put(ctx, tasks.Task{ID: id, Status: st}); err != nil {
@@ -71,12 +99,26 @@ func TestMemStoreEvictsOldestFinished(t *testing.T) {
 	}
 	put("running", tasks.StatusRunning)
 	for i := range 5 {
-		put(fmt.Sprint("f", i), tasks.StatusQueued)
-		put(fmt.Sprint("f", i), tasks.StatusCompleted)
-		put(fmt.Sprint("f", i), tasks.StatusCompleted) // a second terminal Put is not a second finish
+		id := fmt.Sprint("f", i)
+		put(id, tasks.StatusQueued)
+		put(id, tasks.StatusCompleted)
+		// A task ends once: a second terminal Put, or a later running one,
+		// is refused and changes nothing.
+		for _, again := range []tasks.Status{tasks.StatusFailed, tasks.StatusRunning} {
+			if err := s.Put(ctx, tasks.Task{ID: id, Status: again}); !errors.Is(err, tasks.ErrFinished) {
+				t.Fatalf("Put(%s, %s) after completed = %v, want ErrFinished", id, again, err)
+			}
+		}
+		if got, _ := s.Get(ctx, id); got.Status != tasks.StatusCompleted {
+			t.Fatalf("Get(%s) = %s after refused Puts, want completed", id, got.Status)
+		}
 	}
-	if n := s.Len(); n != 4 {
-		t.Fatalf("Len = %d, want 4 (3 finished + 1 running)", n)
+	counts, err := s.(tasks.Counter).Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[tasks.Status]int{tasks.StatusQueued: 0, tasks.StatusRunning: 1, tasks.StatusCompleted: 3, tasks.StatusFailed: 0}; fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Fatalf("Count = %v, want %v (3 finished + 1 running)", counts, want)
 	}
 	for id, want := range map[string]bool{"running": true, "f0": false, "f1": false, "f2": true, "f3": true, "f4": true} {
 		_, err := s.Get(ctx, id)

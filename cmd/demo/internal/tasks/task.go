@@ -49,6 +49,10 @@ type Task struct {
 
 	Result *Result `json:"result,omitempty"` // set when completed
 	Error  string  `json:"error,omitempty"`  // set when failed
+	// Attempts counts the runs a Queue started (absent for the in-process
+	// Runner): 2 or more means a worker died or handed the task back and
+	// another attempt continued it.
+	Attempts int `json:"attempts,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
