@@ -1,11 +1,13 @@
 package transports_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twinstream/twinstream/transports"
 )
@@ -109,5 +111,27 @@ func TestCursorEdges(t *testing.T) {
 	}
 	if last != 3 {
 		t.Fatalf("replayed up to %d, want 3", last)
+	}
+}
+
+// DropPaced kicks everyone, in batches over the pace.
+func TestDropPaced(t *testing.T) {
+	h := transports.NewHub(transports.HubConfig{})
+	defer h.Close()
+	subs := make([]*transports.Subscriber, 100)
+	for i := range subs {
+		subs[i] = newSub(t, h, "")
+	}
+	start := time.Now()
+	if n := h.DropPaced(context.Background(), "", 200*time.Millisecond); n != len(subs) {
+		t.Fatalf("dropped %d, want %d", n, len(subs))
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("a drop paced over 200 ms took %v", d)
+	}
+	for i, s := range subs {
+		if transports.ReasonOf(s.Cause()) != transports.ReasonDropped {
+			t.Fatalf("subscriber %d: cause %v", i, s.Cause())
+		}
 	}
 }

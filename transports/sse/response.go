@@ -59,7 +59,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code, msg string
 		return
 	}
 	s.deadline(rc)
-	m := &gosse.Message{Retry: s.retry}
+	m := &gosse.Message{Retry: s.retryFor()}
 	m.AppendData(string(transports.NewErrorFrame(code, msg).JSON()))
 	if err := sess.Send(m); err == nil {
 		_ = sess.Flush()

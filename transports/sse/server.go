@@ -38,6 +38,12 @@ type Config struct {
 	// Retry is the reconnection delay sent to clients in the retry: field of
 	// each response's first frame. Default 2s.
 	Retry time.Duration
+	// RetrySpread spreads Retry per response: each response announces a
+	// retry: drawn uniformly from Retry × [1−RetrySpread, 1+RetrySpread], so
+	// that the clients of a mass disconnect (a deploy, an admin drop) come
+	// back spread out, even browsers, whose EventSource waits exactly
+	// retry:. 0 (the default) announces Retry itself; at most 1.
+	RetrySpread float64
 	// WriteTimeout bounds the writing of each batch of frames (and of each
 	// heartbeat); a client that does not take them in time is cut off (it
 	// resumes on reconnect). Default 10s. Between writes a stream has no
@@ -76,6 +82,7 @@ type Server struct {
 	limiter      *transports.Limiter
 	heartbeat    time.Duration
 	retry        time.Duration
+	retrySpread  float64
 	writeTimeout time.Duration
 	detached     bool
 	gzip         bool
@@ -96,6 +103,7 @@ func New(cfg Config) *Server {
 		limiter:      cfg.Limiter,
 		heartbeat:    cfg.Heartbeat,
 		retry:        cfg.Retry,
+		retrySpread:  min(max(cfg.RetrySpread, 0), 1),
 		writeTimeout: cfg.WriteTimeout,
 		detached:     cfg.Detach,
 		gzip:         cfg.Gzip,

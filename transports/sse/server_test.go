@@ -403,3 +403,24 @@ func TestServerTimeoutsDoNotCutStreams(t *testing.T) {
 		})
 	}
 }
+
+// RetrySpread spreads retry: per response within its bounds, so that a
+// mass disconnect does not come back in one wave.
+func TestRetrySpread(t *testing.T) {
+	e := newEnv(t, envOpts{cfg: sse.Config{Retry: time.Second, RetrySpread: 0.5}})
+	seen := map[string]bool{}
+	for range 20 {
+		r := e.dial(t, "/sse?topic=news", nil)
+		f := r.next(t)
+		v, _ := f.field("retry")
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms < 500 || ms > 1500 {
+			t.Fatalf("retry: %q, want 500..1500 ms", v)
+		}
+		seen[v] = true
+		r.close()
+	}
+	if len(seen) < 5 {
+		t.Fatalf("20 responses announced only %d distinct retry: values", len(seen))
+	}
+}

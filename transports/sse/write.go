@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/twinstream/twinstream/transports"
@@ -59,8 +60,17 @@ func (wr *writer) hello() error {
 			b = wr.cursors.AppendFormat(b, wr.stream.Single)
 			b = append(b, '\n')
 		}
-		return appendRetry(b, wr.s.retry)
+		return appendRetry(b, wr.s.retryFor())
 	})
+}
+
+// retryFor is the retry: of one response (see Config.RetrySpread).
+func (s *Server) retryFor() time.Duration {
+	if s.retrySpread == 0 {
+		return s.retry
+	}
+	f := 1 + s.retrySpread*(2*rand.Float64()-1)
+	return max(time.Duration(float64(s.retry)*f), time.Millisecond)
 }
 
 // appendRetry appends a retry: field and the end of its frame.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,9 +28,12 @@ func (s *Server) adminMode() string {
 	return "disabled"
 }
 
-// adminDrop: POST /api/admin/drop?transport=ws|sse|all kicks every
-// connection of a transport with close reason "dropped" (WebSocket 1012;
-// SSE response ends) so clients reconnect and resume → {"dropped":N}.
+// adminDrop: POST /api/admin/drop?transport=ws|sse|all[&pace=500ms] kicks
+// every connection of a transport with close reason "dropped" (WebSocket
+// 1012; SSE response ends) so clients reconnect and resume → {"dropped":N}.
+// With pace, the kicks are spread in batches over that time (a paced
+// drain: the clients do not all come back in one instant); the answer
+// comes after the last batch.
 //
 // It is enabled with Config.AdminToken (then "Authorization: Bearer <token>"
 // is required: 401 without it) or, with no token, when the server listens
@@ -46,8 +50,16 @@ func (s *Server) adminDrop(c echo.Context) error {
 	default:
 		return invalid("bad transport", map[string]string{"transport": "must be ws, sse or all"})
 	}
-	n := s.hub.DropAll(tr)
-	s.log.Info("admin drop", "transport", c.QueryParam("transport"), "dropped", n, "remote", c.Request().RemoteAddr)
+	var pace time.Duration
+	if p := c.QueryParam("pace"); p != "" {
+		d, err := time.ParseDuration(p)
+		if err != nil || d < 0 || d > time.Minute {
+			return invalid("bad pace", map[string]string{"pace": "must be a duration from 0 to 1m, e.g. 500ms"})
+		}
+		pace = d
+	}
+	n := s.hub.DropPaced(c.Request().Context(), tr, pace)
+	s.log.Info("admin drop", "transport", c.QueryParam("transport"), "dropped", n, "pace", pace, "remote", c.Request().RemoteAddr)
 	return c.JSON(http.StatusOK, map[string]int{"dropped": n})
 }
 

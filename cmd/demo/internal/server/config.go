@@ -23,6 +23,7 @@ const (
 	DefaultIdleTimeout     = transports.DefaultIdleTimeout
 	DefaultWriteTimeout    = transports.DefaultWriteTimeout
 	DefaultSSERetry        = transports.DefaultRetry
+	DefaultSSERetrySpread  = 0.5
 	DefaultReadLimit       = transports.DefaultReadLimit
 	DefaultMaxBody         = 64 << 10
 	DefaultShutdownTimeout = 10 * time.Second
@@ -66,6 +67,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// SSERetry is the retry: field sent to SSE clients. Default 2s.
 	SSERetry time.Duration
+	// SSERetrySpread spreads each response's retry: uniformly within
+	// SSERetry × [1−spread, 1+spread] (sse.Config.RetrySpread), so a mass
+	// disconnect comes back spread out. 0 announces SSERetry itself; the
+	// --sse-retry-spread flag defaults to 0.5.
+	SSERetrySpread float64
 	// ReadLimit is the largest WebSocket message accepted (over it: close
 	// 1009). Default 32 KiB.
 	ReadLimit int64

@@ -71,6 +71,7 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	fs.Var(&origins, "allow-origin", "extra allowed WebSocket Origin host `pattern`s, comma-separated; repeatable")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer `token` enabling POST /api/admin/drop on any address (default $"+AdminTokenEnv+")")
 	fs.DurationVar(&c.SSERetry, "sse-retry", DefaultSSERetry, "SSE retry: field sent to clients")
+	fs.Float64Var(&c.SSERetrySpread, "sse-retry-spread", DefaultSSERetrySpread, "spread each response's retry: uniformly within retry × [1−f, 1+f] (0: exact)")
 	fs.Int64Var(&c.ReadLimit, "read-limit", DefaultReadLimit, "largest WebSocket message in `bytes` (over it: close 1009)")
 	fs.IntVar(&c.QueueSize, "queue-size", DefaultQueueSize, "per-connection queue of undelivered items (full: slow consumer)")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", DefaultQueueBytes, "per-connection `bytes` in flight, queue plus unsent socket bytes (past it: slow consumer)")
@@ -120,6 +121,9 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	positive("read-limit", c.ReadLimit > 0)
 	positive("queue-size", c.QueueSize > 0)
 	positive("queue-bytes", c.QueueBytes > 0)
+	if c.SSERetrySpread < 0 || c.SSERetrySpread > 1 {
+		errs = append(errs, fmt.Errorf("--sse-retry-spread: must be from 0 to 1"))
+	}
 	positive("workers", c.Workers > 0)
 	positive("task-queue", c.TaskQueue > 0)
 	positive("max-body", c.MaxBody > 0)

@@ -132,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 	wsCfg.Detach = true
 	s.ws = ws.New(wsCfg)
 	sseCfg := sse.Config{
-		Hub: s.hub, Limiter: s.limiter, Heartbeat: cfg.Heartbeat, Retry: cfg.SSERetry,
+		Hub: s.hub, Limiter: s.limiter, Heartbeat: cfg.Heartbeat, Retry: cfg.SSERetry, RetrySpread: cfg.SSERetrySpread,
 		WriteTimeout: cfg.WriteTimeout, Gzip: cfg.SSEGzip, Logger: cfg.Logger.With("component", "sse"),
 	}
 	s.sseTasks = sse.New(sseCfg)
