@@ -22,7 +22,7 @@ const (
 )
 
 // Scenarios lists every scenario, in the order `loadgen full` runs them.
-var Scenarios = []string{ScenarioFanout, ScenarioSweep, ScenarioConnect, ScenarioReconnect, ScenarioTasks}
+var Scenarios = []string{ScenarioFanout, ScenarioSweep, ScenarioConnect, ScenarioReconnect, ScenarioTasks, ScenarioHazards}
 
 // DefaultSuite lists the scenarios of the default comparison (`loadgen`
 // with no command): every one but the long saturation sweep.
@@ -81,6 +81,10 @@ type Config struct {
 
 	// NoFloor skips the floor (fanout, sweep; --floor=false).
 	NoFloor bool `json:"no_floor,omitempty"`
+
+	// Hazards names the hazards the hazards scenario runs (default: every
+	// one, see Hazards; --hazards).
+	Hazards []string `json:"hazards,omitempty"`
 
 	// The sweep scenario: at Subscribers[0] subscribers, the rate starts at
 	// SweepStart events/s per topic, then takes each multiple of SweepStep
@@ -254,6 +258,14 @@ func (c Config) Validate(scenario string) error {
 	}
 	if scenario == ScenarioReconnect && c.ReconnectMode == "restart" && len(c.Targets) > 0 {
 		return fmt.Errorf("--mode restart needs a spawned server (no --target)")
+	}
+	if scenario == ScenarioHazards {
+		if len(c.Targets) > 0 {
+			return fmt.Errorf("hazards: the scenario spawns its own demo servers (no --target)")
+		}
+		if err := hazardNames(c.Hazards); err != nil {
+			return err
+		}
 	}
 	if c.RampRate < 0 {
 		return fmt.Errorf("--ramp-rate must not be negative")

@@ -40,6 +40,9 @@ type Result struct {
 	// "floor".
 	Saturation map[string]*Saturation `json:"saturation,omitempty"`
 	Notes      []string               `json:"notes,omitempty"`
+
+	// Hazards is the hazards scenario's outcome (Transports is empty).
+	Hazards *HazardsResult `json:"hazards,omitempty"`
 }
 
 // SweepStep is one step of a sweep: one subscriber count of a fanout

@@ -82,6 +82,8 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 		err = r.tasks(ctx, res)
 	case ScenarioSweep:
 		err = r.sweep(ctx, res)
+	case ScenarioHazards:
+		err = r.hazards(ctx, res)
 	}
 	res.EndedAt = time.Now().UTC()
 	if ctx.Err() != nil {

@@ -52,6 +52,19 @@ func Write(paths []string) ([]string, error) {
 		}
 		written = append(written, md)
 	}
+	dirs := map[string]bool{}
+	for _, p := range paths {
+		dirs[filepath.Dir(p)] = true
+	}
+	for _, dir := range sortedKeys(dirs) { // the facts of every directory written to (deploy.go)
+		f, err := WriteDeploymentFacts(dir)
+		if err != nil {
+			return written, err
+		}
+		if f != "" {
+			written = append(written, f)
+		}
+	}
 	return written, nil
 }
 
@@ -135,6 +148,11 @@ func Markdown(w io.Writer, r *bench.Result, charts []string) {
 		fmt.Fprintf(w, "**Interrupted**: the run was stopped early; figures cover what was measured.\n\n")
 	}
 	fmt.Fprintf(w, "%s\n\n", describe(r))
+	if r.Hazards != nil { // no transports to compare: what each configuration did (deploy.go)
+		writeHazards(w, r)
+		fmt.Fprintf(w, "## Environment\n\n%s\n", envText(r))
+		return
+	}
 	if len(r.Saturation) > 0 {
 		fmt.Fprintf(w, "## Saturation\n\n")
 		writeSaturation(w, r)
@@ -207,6 +225,8 @@ func describe(r *bench.Result) string {
 	case bench.ScenarioConnect:
 		fmt.Fprintf(&b, "Workload: ramp to %d idle connections per transport at %g/s, hold %s. Clients do not reconnect: any lost connection is a failure.",
 			c.Connections, c.RampRate, c.Hold.D())
+	case bench.ScenarioHazards:
+		fmt.Fprintf(&b, "Deployment hazards, each run through the real thing in front of spawned demo servers (nginx with a generated config, a gzip middleware, headless Chromium), broken and fixed; every figure is what a client saw.")
 	case bench.ScenarioTasks:
 		fmt.Fprintf(&b, "Workload: %d tasks (%d files × %d ms) created at once, each watched by %d clients per transport until its terminal event.",
 			c.Tasks, c.TaskFiles, c.TaskStepMS, c.Watchers)

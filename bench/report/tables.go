@@ -369,6 +369,10 @@ func short(s string) string {
 
 // Summary prints a compact comparison for the terminal.
 func Summary(w io.Writer, r *bench.Result) {
+	if r.Hazards != nil {
+		summaryHazards(w, r) // (deploy.go)
+		return
+	}
 	cols := columnsOf(r)
 	fmt.Fprintf(w, "\n%s", r.Scenario)
 	if r.Interrupted {
@@ -431,11 +435,18 @@ func WriteIndex(dir string, paths []string, command string, took time.Duration) 
 			writeSaturation(&b, r)
 			b.WriteString("\n")
 		}
-		writeTable(&b, columnsOf(r))
+		if r.Hazards != nil {
+			writeHazards(&b, r) // (deploy.go)
+		} else {
+			writeTable(&b, columnsOf(r))
+		}
 		if f := failures(r, columnsOf(r)); f != "" {
 			fmt.Fprintf(&b, "\n%s", f)
 		}
 		fmt.Fprintf(&b, "\nFull report: [%s.md](%s.md), data: [%s.json](%s.json)\n\n", base, base, base, base)
+	}
+	if f, err := DeploymentFacts(dir); err == nil { // (deploy.go)
+		writeFacts(&b, f)
 	}
 	if notes, err := os.ReadFile(filepath.Join(dir, "NOTES.md")); err == nil {
 		fmt.Fprintf(&b, "%s\n", strings.TrimSpace(string(notes)))

@@ -6,6 +6,7 @@
 //
 //	loadgen                          default comparison: every scenario but sweep, modest sizes, both transports
 //	loadgen fanout|sweep|connect|reconnect|tasks [flags]
+//	loadgen hazards [--hazards LIST]  deployment hazards through nginx, a gzip middleware and headless Chromium
 //	loadgen full [--out DIR]         the committed comparison (the floors of issue 3, and the sweep; long)
 //	loadgen report FILE.json...      Markdown + SVG charts next to each file
 //	loadgen worker                   (internal) a worker process, driven over stdin/stdout
@@ -42,6 +43,8 @@
 //	                      the server runs with --pprof on a free loopback port; FILE gets -<transport>
 //	                      (and -<subscribers> or -<rate>eps for a multi-step run) before its extension
 //	--floor=false         fanout, sweep: skip the floor (plain TCP, one write per delivery; on by default)
+//	--hazards LIST        hazards: which to run (default all: proxy-buffering, proxy-websocket-upgrade,
+//	                      gzip-middleware, proxy-idle-timeout, browser-connection-limit)
 //	--sweep-start R, --sweep-step S, --sweep-max M   sweep: rates R, then every multiple of S above R, up to M (10, 20, 400)
 //	--step-duration D     sweep: publishing time of each step (= --duration; default 10s)
 //	--sweep-p99 D         sweep: a step fails when p99 latency from schedule passes D (default 1s)
@@ -201,6 +204,10 @@ func parseFlags(scenario string, args []string, stderr io.Writer) (options, erro
 	fs.BoolVar(&c.InProcess, "in-process", false, "run workers as goroutines (small runs only)")
 	fs.StringVar(&c.ProfileDir, "worker-cpuprofile", "", "directory for the worker processes' CPU profiles")
 	fs.StringVar(&c.ServerCPUProfile, "server-cpuprofile", "", "CPU profile of each spawned server over the publishing phase (FILE gets -<transport> before its extension)")
+	fs.Func("hazards", "hazards: which to run, comma-separated (default all: "+strings.Join(bench.Hazards, ",")+")", func(v string) error {
+		c.Hazards = splitList(v)
+		return nil
+	})
 	fs.BoolFunc("floor", "run the floor (plain TCP, one write per delivery) beside the transports (default true; --floor=false skips it)", func(v string) error {
 		on, err := strconv.ParseBool(v)
 		c.NoFloor = !on
@@ -335,6 +342,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   loadgen                          default comparison: every scenario but sweep, at modest sizes on ws and sse, results in results/
   loadgen fanout|sweep|connect|reconnect|tasks [flags]
+  loadgen hazards [--hazards LIST] deployment hazards (nginx, gzip middleware, idle timeout, Chromium's connection limit)
   loadgen full [--out DIR]         the committed comparison (floors of issue 3, and the sweep; about 30 minutes)
   loadgen report FILE.json...      Markdown + SVG charts next to each file
 
@@ -355,6 +363,7 @@ Flags:
   --sse-retry D         spawned server's retry:         --ws-backoff-initial/-max D, --ws-backoff-jitter F
   --sse-jitter F        SSE jitter around retry: (-1 = none, browser-style)
   --admin-token T       admin bearer token for --target --no-report    JSON only      --quiet  no progress
+  --hazards LIST        hazards to run (default all)
   --floor=false         skip the floor (plain TCP, one write per delivery) that fanout and sweep run after the transports
   --sweep-start R --sweep-step S --sweep-max M   sweep rates: R, then each multiple of S above R, up to M (10, 20, 400)
   --step-duration D     sweep: publishing time per step (10s)   --sweep-p99 D   sweep: p99 from schedule limit (1s)
