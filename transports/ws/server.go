@@ -164,7 +164,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, st transports.Str
 		release()
 		s.tracker.Leave()
 	case s.cfg.Detach:
-		go s.live(c, release)
+		go s.live(c, release) // owner: the server; ends with the connection, and Shutdown waits for it (tracker)
 	default:
 		s.live(c, release)
 	}
