@@ -92,6 +92,7 @@ func Serve(sub *Subscriber, c Conn, cfg LoopConfig) {
 	})
 	defer timer.Stop()
 	unsent, _ := c.(Unsenter)
+	c = sub.hub.stats.counts.observe(sub.transport, c) // counts it, how it ends and what it writes (counters.go)
 	var checked time.Duration
 	written := 0 // bytes written since the last look at unsent
 	for {
