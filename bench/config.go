@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"math"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +10,21 @@ import (
 
 	"github.com/twinstream/twinstream/transports"
 )
+
+// SpawnKinds lists the servers loadgen can spawn (Config.Spawn, --spawn).
+var SpawnKinds = []string{KindTwinstream, KindCentrifugo, SpawnFastAPI}
+
+// SpawnFastAPI is the seed-style FastAPI peer (bench/peers/fastapi), a
+// custom target loadgen spawns.
+const SpawnFastAPI = "fastapi"
+
+// spawnKind is the server to spawn ("twinstream" when unset).
+func (c Config) spawnKind() string {
+	if c.Spawn == "" {
+		return KindTwinstream
+	}
+	return c.Spawn
+}
 
 // Scenario names.
 const (
@@ -37,9 +51,30 @@ const (
 // Config is the full configuration of a run; it is recorded in the result.
 // Zero fields take the defaults of Defaults(scenario).
 type Config struct {
-	// Targets are server base URLs (http://host:port). Empty means loadgen
-	// spawns the demo server itself, a fresh one per transport.
-	Targets    []string `json:"targets,omitempty"`
+	// Targets are the servers under test, each "[KIND=]URL" (see
+	// ParseTarget and TargetKinds: twinstream=http://host:port, the
+	// default kind; centrifugo=http://host:port; custom=FILE, a target
+	// file). Empty means loadgen spawns the server itself (Spawn), a fresh
+	// one per transport.
+	Targets []string `json:"targets,omitempty"`
+	// Spawn is the kind of server loadgen spawns when Targets is empty:
+	// "twinstream" (the default, the demo server), "centrifugo" (a
+	// Centrifugo v6 binary with a config generated per run) or "fastapi"
+	// (the seed-style peer in bench/peers/fastapi, run with uvicorn).
+	Spawn string `json:"spawn,omitempty"`
+	// APIKey is a centrifugo target's HTTP API key (X-API-Key).
+	APIKey string `json:"-"`
+	// TokenSecret is a centrifugo target's client.token.hmac_secret_key:
+	// with it the clients connect as a user, which the reconnect scenario
+	// can drop; without it they connect anonymously.
+	TokenSecret string `json:"-"`
+	// CentrifugoBin is the Centrifugo binary to spawn (default: centrifugo
+	// on PATH or in $(go env GOPATH)/bin).
+	CentrifugoBin string `json:"centrifugo_bin,omitempty"`
+	// Python is the interpreter that runs the FastAPI peer (default: the
+	// first of /usr/bin/python3 and python3 that imports fastapi and
+	// uvicorn).
+	Python     string   `json:"python,omitempty"`
 	Transports []string `json:"transports"`
 
 	Subscribers []int    `json:"subscribers,omitempty"` // per transport; several values sweep (fanout)
@@ -209,10 +244,21 @@ func (c Config) Validate(scenario string) error {
 		}
 	}
 	for _, t := range c.Targets {
-		u, err := url.Parse(t)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--target %q: want http://host:port", t)
+		spec, err := ParseTarget(t)
+		if err != nil {
+			return err
 		}
+		if spec.Kind == KindCustom {
+			if _, err := LoadTargetFile(spec.URL); err != nil {
+				return fmt.Errorf("--target %s: %w", t, err)
+			}
+		}
+	}
+	if !slices.Contains(append([]string{""}, SpawnKinds...), c.Spawn) {
+		return fmt.Errorf("--spawn: unknown server %q (want %s)", c.Spawn, strings.Join(SpawnKinds, ", "))
+	}
+	if c.Spawn != "" && c.Spawn != KindTwinstream && len(c.Targets) > 0 {
+		return fmt.Errorf("--spawn %s and --target: give one", c.Spawn)
 	}
 	switch scenario {
 	case ScenarioFanout, ScenarioReconnect, ScenarioSweep:
@@ -258,6 +304,9 @@ func (c Config) Validate(scenario string) error {
 	}
 	if scenario == ScenarioReconnect && c.ReconnectMode == "restart" && len(c.Targets) > 0 {
 		return fmt.Errorf("--mode restart needs a spawned server (no --target)")
+	}
+	if c.ServerCPUProfile != "" && c.spawnKind() != KindTwinstream {
+		return fmt.Errorf("--server-cpuprofile needs a spawned twinstream demo server")
 	}
 	if scenario == ScenarioHazards {
 		if len(c.Targets) > 0 {

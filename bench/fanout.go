@@ -102,22 +102,14 @@ func (r *Runner) connectTimeout(n int) time.Duration {
 	return d
 }
 
-func targetURLs(ts []*target) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = t.url
-	}
-	return out
-}
-
 func serverInfo(ts []*target) *Server {
 	if len(ts) == 0 {
 		return nil
 	}
 	t := ts[0]
-	s := &Server{URL: t.url}
+	s := &Server{URL: t.url, Kind: t.kind(), Name: t.name()}
 	if p := t.process(); p != nil {
-		s.PID, s.Bin, s.Args, s.Affinity = p.pid(), p.bin, p.args, Affinity(p.pid())
+		s.PID, s.Bin, s.Args, s.Affinity, s.Version = p.pid(), p.bin, p.args, Affinity(p.pid()), p.version
 	}
 	return s
 }
@@ -162,7 +154,7 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 		return nil, err
 	}
 	defer ph.close()
-	pub := newPublisher(targetURLs(ts), topics, rate, c.Size)
+	pub := newTargetPublisher(ts, topics, rate, c.Size)
 	ph.mu.Lock()
 	ph.status = func() string { return pub.stats().status() }
 	ph.mu.Unlock()

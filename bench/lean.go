@@ -64,6 +64,11 @@ type leanClient struct {
 	wsp       wsParser
 	sse       sseStream
 
+	// adapter, for a target that is not twinstream, is its protocol on
+	// this client's side: the URL and first message of each connection,
+	// and the events in what arrives (nil: twinstream's wire format).
+	adapter clientProto
+
 	c      *wclient
 	target *url.URL // the stream's URL (http or ws scheme)
 	addr   string   // host:port to dial
@@ -143,7 +148,26 @@ func newLeanClient(c *wclient, rawURL string) (*leanClient, error) {
 	}
 	l.wsp.l, l.sse.l = l, l
 	l.sse.out = func(data []byte, now time.Time) { l.message(data, now) }
+	if a := c.w.adapter(c.sub.target); a != nil {
+		if l.adapter, err = a.newClientProto(c.w.spec.Transport, c.w.spec.Streams[c.stream].Topics); err != nil {
+			return nil, err
+		}
+		l.sse.anyName = l.adapter.anyEventName()
+	}
 	return l, nil
+}
+
+// request is the path and query of the next connection: the adapter's, or
+// the stream URL's with the resume position (WebSocket: last_event_id;
+// SSE resumes with Last-Event-ID instead).
+func (l *leanClient) request() (path, query string) {
+	switch {
+	case l.adapter != nil:
+		return l.adapter.request()
+	case l.ws:
+		return l.target.EscapedPath(), l.resumeQuery()
+	}
+	return l.target.EscapedPath(), l.target.RawQuery
 }
 
 // runLean is runLoop for the lean clients.
@@ -208,6 +232,9 @@ func (l *leanClient) session(ctx context.Context) (heard bool, err error) {
 	}
 	if l.ws {
 		err = checkUpgrade(resp, key)
+		if hello := l.hello(); err == nil && hello != nil {
+			_, err = conn.Write(appendFrame(nil, opText, hello))
+		}
 	} else {
 		l.sse.reset(resp)
 	}
@@ -332,6 +359,10 @@ func (l *leanClient) event(ev leanEvent, now time.Time) {
 // clients dispatch it. It returns the frame's type when it was a control
 // frame ("" otherwise) and the decoded frame.
 func (l *leanClient) message(b []byte, now time.Time) (string, transports.WireEvent) {
+	if l.adapter != nil {
+		l.adapter.message(b, func(topic string, st stamp) { l.sub.Stamped(topic, st, now) }, l.sub.NoteReset)
+		return "", transports.WireEvent{}
+	}
 	if ev, ok := leanDecode(b); ok {
 		l.event(ev, now)
 		return "", transports.WireEvent{}
@@ -357,6 +388,14 @@ func (l *leanClient) message(b []byte, now time.Time) (string, transports.WireEv
 	}
 	l.c.control(b) // not JSON: nothing of ours
 	return "", we
+}
+
+// hello is the adapter's first WebSocket message (nil: none).
+func (l *leanClient) hello() []byte {
+	if l.adapter == nil {
+		return nil
+	}
+	return l.adapter.hello()
 }
 
 // topic returns the URL topic named b (its index and string, without

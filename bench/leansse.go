@@ -37,6 +37,9 @@ type sseStream struct {
 	idSet  bool
 	lastID []byte // the stream's last event ID, the resume position
 	hasID  bool
+	// anyName: frames with an event name are ours too (a target that is
+	// not twinstream may name its events).
+	anyName bool
 }
 
 // Chunked body states.
@@ -50,7 +53,7 @@ var errBadChunk = errors.New("bench: sse: bad chunked encoding")
 
 // sseRequest is the stream's GET, resuming with Last-Event-ID.
 func (l *leanClient) sseRequest() string {
-	req := requestLine(l.target.EscapedPath(), l.target.RawQuery) +
+	req := requestLine(l.request()) +
 		"Host: " + l.target.Host + "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
 	if l.sse.hasID {
 		req += "Last-Event-ID: " + string(l.sse.lastID) + "\r\n"
@@ -217,7 +220,7 @@ func (s *sseStream) dispatch(now time.Time) {
 	s.lastID, s.hasID = append(s.lastID[:0], s.idBuf...), s.idSet
 	data, named := s.data, s.named
 	s.data, s.named = s.data[:0], false
-	if len(data) > 1 && !named { // (data ends in the last data line's LF)
+	if len(data) > 1 && (!named || s.anyName) { // (data ends in the last data line's LF)
 		s.out(data[:len(data)-1], now)
 	}
 	if cap(s.data) > 64<<10 {

@@ -67,7 +67,7 @@ func wsKey() string {
 // wsRequest is the opening handshake, resuming from the last seqs
 // received.
 func (l *leanClient) wsRequest(key string) string {
-	return requestLine(l.target.EscapedPath(), l.resumeQuery()) +
+	return requestLine(l.request()) +
 		"Host: " + l.target.Host + "\r\n" +
 		"Upgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"

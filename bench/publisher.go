@@ -8,7 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +32,7 @@ const maxInFlight = 256
 // range each target assigned, per epoch.
 type publisher struct {
 	client   *http.Client
-	targets  []string
+	targets  []adapter
 	topics   []string
 	rate     float64 // per topic
 	size     int
@@ -45,8 +45,11 @@ type publisher struct {
 	down   bool
 	paused int
 
-	mu        sync.Mutex
-	windows   map[windowKey]*Window
+	mu      sync.Mutex
+	windows map[windowKey]*Window
+	// failed holds, for targets the publisher stamps, the indices whose
+	// publish failed: Windows leaves them out (see Windows).
+	failed    map[windowKey][]uint64
 	req       *hdr.Histogram // due time → answer, µs
 	scheduled int            // fixed count per run (0: until cancelled)
 	published int
@@ -64,7 +67,23 @@ type windowKey struct {
 	epoch  int
 }
 
+// newPublisher returns a publisher to twinstream servers at the base URLs
+// targets.
 func newPublisher(targets, topics []string, rate float64, size int) *publisher {
+	ts := make([]*target, len(targets))
+	for i, u := range targets {
+		ts[i] = newTarget(u, nil)
+	}
+	return newTargetPublisher(ts, topics, rate, size)
+}
+
+// newTargetPublisher returns a publisher to targets of any kind, each
+// through its adapter.
+func newTargetPublisher(ts []*target, topics []string, rate float64, size int) *publisher {
+	targets := make([]adapter, len(ts))
+	for i, t := range ts {
+		targets[i] = t.adapter
+	}
 	// Enough idle connections to reuse one per request in flight.
 	conns := min(maxInFlight*len(topics), 1024)
 	tr := &http.Transport{MaxIdleConns: conns * len(targets), MaxIdleConnsPerHost: conns, DisableCompression: true}
@@ -74,7 +93,7 @@ func newPublisher(targets, topics []string, rate float64, size int) *publisher {
 		// from-schedule latency; a timed-out one would shorten the workload).
 		client:  &http.Client{Transport: tr, Timeout: time.Minute},
 		targets: targets, topics: topics, rate: rate, size: size, inFlight: maxInFlight,
-		windows: map[windowKey]*Window{}, req: NewHist(),
+		windows: map[windowKey]*Window{}, failed: map[windowKey][]uint64{}, req: NewHist(),
 	}
 }
 
@@ -111,9 +130,8 @@ func (p *publisher) run(ctx context.Context, d time.Duration) {
 
 // loop fires the n publishes of one target and topic (n < 0: until ctx
 // ends) and waits for their answers.
-func (p *publisher) loop(ctx context.Context, start time.Time, n, ti int, target, topic string) {
+func (p *publisher) loop(ctx context.Context, start time.Time, n, ti int, target adapter, topic string) {
 	interval := time.Duration(float64(time.Second) / p.rate)
-	endpoint := target + "/api/topics/" + url.PathEscape(topic) + "/events"
 	slots := make(chan struct{}, p.inFlight)
 	var wg sync.WaitGroup // the requests in flight; owner: this loop
 	defer wg.Wait()
@@ -144,14 +162,15 @@ func (p *publisher) loop(ctx context.Context, start time.Time, n, ti int, target
 				return
 			}
 		}
+		index := uint64(k + 1)
 		wg.Go(func() {
 			defer func() { <-slots }()
-			p.publishOne(ctx, ti, endpoint, topic, due)
+			p.publishOne(ctx, ti, target, topic, index, due)
 		})
 	}
 }
 
-func (p *publisher) publishOne(ctx context.Context, ti int, endpoint, topic string, due time.Time) {
+func (p *publisher) publishOne(ctx context.Context, ti int, target adapter, topic string, index uint64, due time.Time) {
 	p.gate.RLock()
 	defer p.gate.RUnlock()
 	if p.down {
@@ -161,10 +180,9 @@ func (p *publisher) publishOne(ctx context.Context, ti int, endpoint, topic stri
 		return
 	}
 	epoch := int(p.epoch.Load())
-	body, _ := json.Marshal(struct {
-		Event string          `json:"event"`
-		Data  json.RawMessage `json:"data"`
-	}{EventKind, Payload(epoch, due, p.size)})
+	if target.stamps() {
+		epoch = 0 // a stamped event's epoch (see Sub.Stamped)
+	}
 	sent := time.Now()
 	p.mu.Lock()
 	p.maxLag = max(p.maxLag, sent.Sub(due))
@@ -173,12 +191,16 @@ func (p *publisher) publishOne(ctx context.Context, ti int, endpoint, topic stri
 	p.mu.Unlock()
 	// The request is not cut when the run ends: an event the server
 	// published must be in the window, or its deliveries would go uncounted.
-	seq, err := p.post(context.WithoutCancel(ctx), endpoint, body)
+	seq, err := target.publish(context.WithoutCancel(ctx), p.client, topic, pubEvent{index: index, due: due, epoch: epoch, size: p.size})
 	took := time.Since(due)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.current--
 	if err != nil {
+		if target.stamps() {
+			k := windowKey{ti, topic, epoch}
+			p.failed[k] = append(p.failed[k], index)
+		}
 		// No seq assigned that we know of. If the server did publish it
 		// (an answer lost), it lies inside the window when later events
 		// succeeded (and is expected, rightly), or past its end (and is
@@ -198,13 +220,19 @@ func (p *publisher) publishOne(ctx context.Context, ti int, endpoint, topic stri
 	w.From, w.To = min(w.From, seq), max(w.To, seq)
 }
 
-func (p *publisher) post(ctx context.Context, endpoint string, body []byte) (uint64, error) {
+// postEvent publishes ev to a twinstream server's endpoint
+// (POST /api/topics/:topic/events) and returns the seq it assigned.
+func postEvent(ctx context.Context, client *http.Client, endpoint string, ev pubEvent) (uint64, error) {
+	body, _ := json.Marshal(struct {
+		Event string          `json:"event"`
+		Data  json.RawMessage `json:"data"`
+	}{EventKind, Payload(ev.epoch, ev.due, ev.size)})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := p.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -238,13 +266,39 @@ func (p *publisher) pauseFor(fn func() error) error {
 	return err
 }
 
-// Windows returns the seq ranges published so far.
+// Windows returns the seq ranges published so far. On a target the
+// publisher stamps, an event whose publish failed was (as far as anyone
+// knows) not published, so the range is split around it: it is expected of
+// no one, and if it arrives it counts for nothing.
 func (p *publisher) Windows() []Window {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]Window, 0, len(p.windows))
-	for _, w := range p.windows {
-		out = append(out, *w)
+	for k, w := range p.windows {
+		out = append(out, splitWindow(*w, p.failed[k])...)
+	}
+	return out
+}
+
+// splitWindow cuts the seqs in skip out of w.
+func splitWindow(w Window, skip []uint64) []Window {
+	if len(skip) == 0 {
+		return []Window{w}
+	}
+	skip = slices.Sorted(slices.Values(skip))
+	var out []Window
+	from := w.From
+	for _, s := range skip {
+		if s < from || s > w.To {
+			continue
+		}
+		if s > from {
+			out = append(out, Window{Target: w.Target, Topic: w.Topic, Epoch: w.Epoch, From: from, To: s - 1})
+		}
+		from = s + 1
+	}
+	if from <= w.To {
+		out = append(out, Window{Target: w.Target, Topic: w.Topic, Epoch: w.Epoch, From: from, To: w.To})
 	}
 	return out
 }

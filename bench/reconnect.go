@@ -41,7 +41,7 @@ func (r *Runner) reconnectOne(ctx context.Context, res *Result, ts []*target, tr
 		return nil, err
 	}
 	defer ph.close()
-	pub := newPublisher(targetURLs(ts), topics, c.Rate, c.Size)
+	pub := newTargetPublisher(ts, topics, c.Rate, c.Size)
 	ph.mu.Lock()
 	ph.status = func() string {
 		return fmt.Sprintf("back %d  %s", ph.totalsLocked().Back, pub.stats().status())
@@ -65,7 +65,7 @@ func (r *Runner) reconnectOne(ctx context.Context, res *Result, ts []*target, tr
 		default:
 			total := 0
 			for _, t := range ts {
-				k, err := t.drop(ctx, transport, c.AdminToken)
+				k, err := t.drop(ctx, transport)
 				dropErr = cmpErr(dropErr, err)
 				total += k
 			}

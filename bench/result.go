@@ -96,6 +96,11 @@ type HoldRSS struct {
 // TransportResult is everything measured for one transport in one run.
 // Fields a scenario does not measure are zero or omitted.
 type TransportResult struct {
+	// NotSupported says why the target could not run the scenario on this
+	// transport ("not supported by target: …"); every figure is then
+	// absent, never a silent zero.
+	NotSupported string `json:"not_supported,omitempty"`
+
 	// Delivery latency (receive − the event's ts), all deliveries.
 	LatencyMS Percentiles `json:"latency_ms"`
 	// Latency from the publisher's schedule (receive − intended publish
@@ -166,6 +171,12 @@ type TransportResult struct {
 	// VsFloor is this transport's figures as multiples of the floor's
 	// (Result.Floor or the step's), when the floor ran.
 	VsFloor *FloorMultiples `json:"vs_floor,omitempty"`
+	// Wire is the bytes on the wire per delivered event, counted at the
+	// clients' sockets (fanout, sweep; wire.go).
+	Wire *WireResult `json:"wire,omitempty"`
+	// ServerBytesPerSubscriber is (peak server RSS − RSS before the
+	// clients) / subscribers (fanout).
+	ServerBytesPerSubscriber float64 `json:"server_bytes_per_subscriber,omitempty"`
 
 	Reconnect *Reconnect   `json:"reconnect,omitempty"`
 	Tasks     *TasksResult `json:"tasks,omitempty"`
@@ -274,7 +285,12 @@ type Sample struct {
 
 // Server identifies the server measured.
 type Server struct {
-	URL      string   `json:"url"`
+	URL string `json:"url"`
+	// Kind is the target kind (twinstream, centrifugo, custom) and Name
+	// a custom target file's name; Version what the binary says of itself.
+	Kind     string   `json:"kind,omitempty"`
+	Name     string   `json:"name,omitempty"`
+	Version  string   `json:"version,omitempty"`
 	PID      int      `json:"pid,omitempty"`
 	Bin      string   `json:"bin,omitempty"`
 	Args     []string `json:"args,omitempty"`

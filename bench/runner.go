@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,7 +36,11 @@ type Runner struct {
 	ModuleDir string
 
 	serverBin   string
-	scenarioSrv []string // the scenario's own flags for a spawned server
+	scenarioSrv []string  // the scenario's own flags for a spawned server
+	targets     []*target // the --target servers of this run
+	peerBin     string    // the spawned peer's program (centrifugo, python)
+	peerDir     string    // where spawned peers' config files go
+	modDir      string    // the module checkout of this run
 }
 
 // Run runs one scenario on every configured transport and returns its
@@ -54,9 +59,20 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 	if moduleDir == "" {
 		moduleDir = ModuleDir()
 	}
+	r.modDir = moduleDir
 	res.Env = CaptureEnv(ctx, moduleDir)
 	if len(c.Targets) > 0 {
 		res.ServerMode = "target: " + strings.Join(c.Targets, ",") + " (one server for every transport, run one after the other)"
+		if err := r.openTargets(); err != nil {
+			return nil, err
+		}
+	} else if kind := c.spawnKind(); kind != KindTwinstream {
+		res.ServerMode = "spawned: a fresh " + kind + " server per transport, transports run one after the other"
+		dir, err := r.preparePeer(ctx, kind, moduleDir)
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
 	} else {
 		res.ServerMode = "spawned: a fresh demo server per transport, transports run one after the other"
 		built, err := r.ensureServer(ctx, moduleDir)
@@ -68,6 +84,17 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 			res.Config.ServerBin = "built from ./cmd/demo of this commit"
 		} else {
 			res.Config.ServerBin = r.serverBin
+		}
+	}
+	// A scenario a target cannot run is said so, per transport, never
+	// left as zeros.
+	skipped := r.unsupported(scenario)
+	if len(skipped) > 0 {
+		defer func(all []string) { r.Config.Transports = all }(r.Config.Transports)
+		r.Config.Transports = slices.DeleteFunc(slices.Clone(c.Transports), func(t string) bool { return skipped[t] != "" })
+		for t, why := range skipped {
+			res.Transports[t] = &TransportResult{NotSupported: why}
+			fmt.Fprintf(r.logw(), "[%s %s] %s\n", scenario, t, why)
 		}
 	}
 	var err error
@@ -121,11 +148,16 @@ func (r *Runner) ensureServer(ctx context.Context, moduleDir string) (string, er
 // demo server (stopped afterwards), or the configured targets.
 func (r *Runner) withTargets(ctx context.Context, res *Result, fn func([]*target) error) error {
 	if len(r.Config.Targets) > 0 {
-		ts := make([]*target, 0, len(r.Config.Targets))
-		for _, u := range r.Config.Targets {
-			ts = append(ts, newTarget(strings.TrimRight(u, "/"), nil))
+		return fn(r.targets)
+	}
+	if kind := r.Config.spawnKind(); kind != KindTwinstream {
+		t, err := r.spawnPeer(ctx, kind)
+		if err != nil {
+			return err
 		}
-		return fn(ts)
+		defer func() { _ = t.process().stop(15 * time.Second) }()
+		res.Env.SetServer(t.process().pid())
+		return fn([]*target{t})
 	}
 	args, pprofAddr := r.serverArgs(), ""
 	if r.Config.ServerCPUProfile != "" {
@@ -179,7 +211,7 @@ func (r *Runner) specs(transport string, targets []*target, streams []StreamSpec
 			count++
 		}
 		s := WorkerSpec{
-			Transport: transport, Targets: urls, Streams: streams, First: first, Count: count,
+			Transport: transport, Targets: urls, Adapters: adapterSpecs(targets), Streams: streams, First: first, Count: count,
 			SourceIPs: ips, Backoff: backoff, ConnectRate: c.RampRate / float64(procs),
 		}
 		if c.ProfileDir != "" && !c.InProcess {

@@ -118,6 +118,7 @@ const clockTicks = 100
 type metricsClient struct {
 	http *http.Client
 	base string
+	path string // default /metrics
 }
 
 // read fetches /metrics and picks out what loadgen needs. It reads the
@@ -128,7 +129,11 @@ type metricsClient struct {
 // wire format and exports those names can be measured.
 func (m metricsClient) read(ctx context.Context) (procSample, error) {
 	s := procSample{At: time.Now()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.base+"/metrics", nil)
+	path := m.path
+	if path == "" {
+		path = "/metrics"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.base+path, nil)
 	if err != nil {
 		return s, err
 	}
@@ -142,11 +147,11 @@ func (m metricsClient) read(ctx context.Context) (procSample, error) {
 		return s, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("bench: GET /metrics: %s", resp.Status)
+		return s, fmt.Errorf("bench: GET %s: %s", path, resp.Status)
 	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return s, fmt.Errorf("bench: GET /metrics: %w", err)
+		return s, fmt.Errorf("bench: GET %s: %w", path, err)
 	}
 	walkMetrics(v, &s)
 	return s, nil

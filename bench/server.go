@@ -65,6 +65,8 @@ type serverProc struct {
 	cmd   *exec.Cmd
 	done  chan struct{} // closed when the process has exited
 	err   error         // exit error, valid after done
+	// version is what the program says of its version ("" unknown).
+	version string
 
 	logMu sync.Mutex
 	log   tailBuffer // the last lines of its stderr, for error reports

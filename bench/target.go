@@ -8,15 +8,19 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
 
 // target is one server under test: spawned by loadgen (proc set) or given
-// by --target.
+// by --target. Its adapter speaks the server's kind of protocol.
 type target struct {
 	url     string
+	adapter adapter
 	metrics metricsClient
+	// adminToken is the bearer token of a twinstream server's admin drop.
+	adminToken string
 
 	mu   sync.Mutex
 	proc *serverProc // replaced by a restart
@@ -35,9 +39,41 @@ func (t *target) setProcess(p *serverProc) {
 	t.mu.Unlock()
 }
 
+// newTarget returns a twinstream server at base URL u.
 func newTarget(u string, proc *serverProc) *target {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	return &target{url: u, proc: proc, metrics: metricsClient{http: c, base: u}}
+	t := &target{url: u, proc: proc, metrics: metricsClient{http: c, base: u}}
+	t.adapter = twinstreamAdapter{t}
+	return t
+}
+
+// openTarget returns the server of a --target entry (proc: the process
+// loadgen spawned for it, or nil).
+func openTarget(spec TargetSpec, proc *serverProc, c *Config) (*target, error) {
+	switch spec.Kind {
+	case KindCentrifugo:
+		t := newTarget(strings.TrimRight(spec.URL, "/"), proc)
+		t.adapter = newCentrifugoAdapter(t, c.APIKey, c.TokenSecret)
+		return t, nil
+	case KindCustom:
+		f, err := LoadTargetFile(spec.URL)
+		if err != nil {
+			return nil, err
+		}
+		return customTarget(f, proc), nil
+	}
+	return newTarget(strings.TrimRight(spec.URL, "/"), proc), nil
+}
+
+// kind is the target's kind (KindTwinstream…).
+func (t *target) kind() string { return t.adapter.kind() }
+
+// name is a custom target's name ("" for the other kinds).
+func (t *target) name() string {
+	if a, ok := t.adapter.(*customAdapter); ok {
+		return a.file.Name
+	}
+	return ""
 }
 
 // sample reads the server's memory and CPU: from /proc when spawned (and
@@ -47,36 +83,38 @@ func (t *target) sample(ctx context.Context) (procSample, error) {
 	defer cancel()
 	proc := t.process()
 	if proc == nil {
-		return t.metrics.read(ctx)
+		return t.adapter.metrics(ctx)
 	}
 	s, err := readProc(proc.pid())
 	if err != nil {
 		return s, err
 	}
-	if m, err := t.metrics.read(ctx); err == nil {
+	if m, err := t.adapter.metrics(ctx); err == nil {
 		s.Goroutines, s.Conns, s.HeapBytes, s.StacksBytes, s.Allocs = m.Goroutines, m.Conns, m.HeapBytes, m.StacksBytes, m.Allocs
 	}
 	return s, nil
 }
 
-// connections asks /metrics how many connections of a transport the server
+// connections asks the server how many connections of a transport it
 // holds (ok false when it does not say).
 func (t *target) connections(ctx context.Context, transport string) (int, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	m, err := t.metrics.read(ctx)
-	if err != nil || m.Conns == nil {
-		return 0, false
-	}
-	n, ok := m.Conns[transport]
-	return n, ok
+	return t.adapter.connections(ctx, transport)
 }
 
-// drop asks the server to drop every connection of a transport
-// (POST /api/admin/drop?transport=X) and returns how many it dropped.
-func (t *target) drop(ctx context.Context, transport, token string) (int, error) {
+// drop asks the server to drop every connection of a transport and
+// returns how many it dropped.
+func (t *target) drop(ctx context.Context, transport string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	return t.adapter.drop(ctx, transport)
+}
+
+// adminDrop is a twinstream server's drop: POST /api/admin/drop?transport=X
+// with the admin token.
+func (t *target) adminDrop(ctx context.Context, transport string) (int, error) {
+	token := t.adminToken
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/api/admin/drop?transport="+url.QueryEscape(transport), nil)
 	if err != nil {
 		return 0, err

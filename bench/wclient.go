@@ -41,10 +41,11 @@ type wclient struct {
 }
 
 // runLoop runs the transport client until the worker stops it, the stream
-// ends, or (NoReconnect) the first failure. With WorkerSpec.Client lean it
-// runs a lean client instead (runLean, lean.go).
+// ends, or (NoReconnect) the first failure. With WorkerSpec.Client lean,
+// or for a target that is not twinstream (WorkerSpec.Adapters), it runs a
+// lean client instead (runLean, lean.go).
 func (c *wclient) runLoop(url string) {
-	if c.w.spec.Client == ClientLean {
+	if c.w.spec.Client == ClientLean || c.w.adapter(c.sub.target) != nil {
 		c.runLean(url)
 		return
 	}
@@ -55,6 +56,8 @@ func (c *wclient) runLoop(url string) {
 		Backoff:    c.w.spec.Backoff.Backoff(),
 		OnEvent:    func(e transports.WireEvent) { c.sub.Event(e, time.Now()) },
 		OnControl:  c.control,
+		// (wiredial.go meters the connections underneath)
+		WSCompression: c.w.spec.WSCompression,
 	}
 	err := c.w.run(c.ctx, p)
 	switch {

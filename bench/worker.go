@@ -129,6 +129,8 @@ type worker struct {
 	wg      sync.WaitGroup // clients, the pacer and the progress loop
 	dialSem chan struct{}
 	httpTs  []*http.Transport
+	rts     []http.RoundTripper // per source address: httpTs[i], or an HTTP/2 pool (wiredial.go)
+	wire    *wireMeter          // counts and classifies every connection's bytes (wiredial.go)
 	lean    *leanPoller // Client lean: runs the connections' receive sides
 
 	connectMu   sync.Mutex
@@ -160,6 +162,9 @@ func newWorker(parent context.Context, spec WorkerSpec, out *lockedEncoder) (*wo
 	default:
 		return nil, fmt.Errorf("bench worker: unknown client %q (want %q or %q)", spec.Client, ClientProduct, ClientLean)
 	}
+	if len(spec.Adapters) > 0 && len(spec.Adapters) != len(spec.Targets) {
+		return nil, fmt.Errorf("bench worker: %d adapters for %d targets", len(spec.Adapters), len(spec.Targets))
+	}
 	if spec.MaxDialing <= 0 {
 		spec.MaxDialing = 256
 	}
@@ -179,21 +184,35 @@ func newWorker(parent context.Context, spec WorkerSpec, out *lockedEncoder) (*wo
 	if len(ips) == 0 {
 		ips = []string{""}
 	}
+	w.wire = newWireMeter(spec)
 	for _, ip := range ips {
 		t, err := newHTTPTransport(ip, spec.HandshakeTimeout.D())
 		if err != nil {
 			cancel()
 			return nil, err
 		}
-		w.httpTs = append(w.httpTs, t)
+		rt, err := w.wire.instrument(t, ip, spec.HandshakeTimeout.D())
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		w.httpTs, w.rts = append(w.httpTs, t), append(w.rts, rt)
 	}
-	if spec.Client == ClientLean {
+	if spec.Client == ClientLean || len(spec.Adapters) > 0 {
 		if w.lean, err = newLeanPoller(); err != nil {
 			cancel()
 			return nil, err
 		}
 	}
 	return w, nil
+}
+
+// adapter is how the clients of target speak to it (nil: twinstream).
+func (w *worker) adapter(target int) *AdapterSpec {
+	if target < 0 || target >= len(w.spec.Adapters) {
+		return nil
+	}
+	return w.spec.Adapters[target]
 }
 
 // leanPoller is the poller of the worker's lean clients.
@@ -249,7 +268,7 @@ func (w *worker) pace() {
 			target = min(max(w.spec.Streams[stream].Target, 0), nt-1)
 		}
 		t := w.httpTs[i%len(w.httpTs)]
-		c := &wclient{w: w, idx: i, stream: stream, base: t, dial: t.DialContext,
+		c := &wclient{w: w, idx: i, stream: stream, base: w.rts[i%len(w.rts)], dial: t.DialContext,
 			sub: w.rec.NewSub(i, target, w.spec.Streams[stream].Topics)}
 		c.ctx, c.cancel = context.WithCancel(w.ctx)
 		w.clientsMu.Lock()
@@ -347,6 +366,8 @@ func (w *worker) finish(ctx context.Context, windows []Window, drain time.Durati
 	}
 	w.failMu.Unlock()
 	res.Reconnects = int(w.reconnects.Load())
+	wire := w.wire.total()
+	res.Wire = &wire
 	failed := 0
 	for _, c := range w.snapshot() {
 		if len(windows) > 0 {
@@ -423,6 +444,7 @@ func (w *worker) stop() {
 	for _, t := range w.httpTs {
 		t.CloseIdleConnections()
 	}
+	w.wire.close()
 	if w.lean != nil {
 		w.lean.close()
 	}

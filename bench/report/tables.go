@@ -54,7 +54,22 @@ func hasSched(t *bench.TransportResult) bool { return t.LatencyFromScheduleMS.Co
 func hasExp(t *bench.TransportResult) bool   { return t.Expected > 0 }
 func always(*bench.TransportResult) bool     { return true }
 
+// shows reports whether a row has a value for t: none has for a
+// transport the target could not run (its own row says why).
+func (rw row) shows(t *bench.TransportResult) bool {
+	if t.NotSupported != "" {
+		return rw.label == notSupportedLabel
+	}
+	return rw.show(t)
+}
+
+const notSupportedLabel = "not supported by target"
+
 var rows = []row{
+	{notSupportedLabel, func(t *bench.TransportResult) string {
+		return strings.TrimPrefix(t.NotSupported, "not supported by target: ")
+	},
+		func(t *bench.TransportResult) bool { return false }},
 	{"latency p50 (ms)", func(t *bench.TransportResult) string { return ms(t.LatencyMS.P50) }, hasLat},
 	{"latency p90 (ms)", func(t *bench.TransportResult) string { return ms(t.LatencyMS.P90) }, hasLat},
 	{"latency p99 (ms)", func(t *bench.TransportResult) string { return ms(t.LatencyMS.P99) }, hasLat},
@@ -210,14 +225,14 @@ func writeTable(w io.Writer, cols []column) {
 	for _, rw := range rows {
 		show := false
 		for _, c := range cols {
-			show = show || rw.show(c.tr)
+			show = show || rw.shows(c.tr)
 		}
 		if !show {
 			continue
 		}
 		cells := make([]string, len(cols))
 		for i, c := range cols {
-			if rw.show(c.tr) {
+			if rw.shows(c.tr) {
 				cells[i] = rw.value(c.tr)
 			} else {
 				cells[i] = "–"
@@ -391,7 +406,7 @@ func Summary(w io.Writer, r *bench.Result) {
 	for _, rw := range rows {
 		show := false
 		for _, c := range cols {
-			show = show || rw.show(c.tr)
+			show = show || rw.shows(c.tr)
 		}
 		if !show {
 			continue
@@ -399,7 +414,7 @@ func Summary(w io.Writer, r *bench.Result) {
 		fmt.Fprintf(w, "  %-*s", width, rw.label)
 		for _, c := range cols {
 			v := "–"
-			if rw.show(c.tr) {
+			if rw.shows(c.tr) {
 				v = rw.value(c.tr)
 			}
 			fmt.Fprintf(w, "  %28s", v)
