@@ -51,13 +51,13 @@ type HubConfig struct {
 	// chat.Presence publishes join and leave events. nil means no presence
 	// events.
 	Presence func(h *Hub, clientID string, online bool) error
-	// Written, when set, is called after every batch a connection wrote
-	// (by Serve): the connection's transport, the items written, in order,
-	// and when the write returned. It runs on the connection's writer and
-	// holds no lock; it must be quick and must not keep items. The demo's
-	// metrics count deliveries and their lag (publish ts to written) with
-	// it. nil means no call.
-	Written func(transport string, items []Item, at time.Time)
+	// Broker, when set, is what the hub shares with other nodes' hubs:
+	// per-topic seq, history and epochs, and the delivery of every publish to
+	// every node (see Broker and hub_broker.go). History should then be the
+	// broker's history size. NewHub starts the hub's syncer; the hub does not
+	// close the broker. nil means the hub is its own in-memory broker (one
+	// node).
+	Broker Broker
 	// Logger receives debug records; nil is silent.
 	Logger *slog.Logger
 }
@@ -93,6 +93,7 @@ type Hub struct {
 	terminal   func(kind string) bool
 	onPresence func(h *Hub, clientID string, online bool) error
 	log        *slog.Logger
+	remote     *remote // the broker link, nil without one (hub_broker.go)
 
 	mu       sync.Mutex
 	topics   map[string]*topic
@@ -111,13 +112,12 @@ type hubStats struct {
 	published  atomic.Uint64
 	enqueued   atomic.Uint64
 	slowClosed atomic.Uint64
-	resumes    atomic.Uint64
-	counts     hubCounts // connections served and how they ended (counters.go)
 }
 
-// NewHub builds a Hub. It starts no goroutine: the janitor that forgets
-// idle topics is a timer, armed while the hub has topics (janitor.go), and
-// Close stops it.
+// NewHub builds a Hub. Without a broker it starts no goroutine: the janitor
+// that forgets idle topics is a timer, armed while the hub has topics
+// (janitor.go), and Close stops it. With HubConfig.Broker it starts the
+// syncer (hub_broker.go), which Close stops.
 func NewHub(cfg HubConfig) *Hub {
 	h := &Hub{
 		history:    cfg.History,
@@ -155,7 +155,9 @@ func NewHub(cfg HubConfig) *Hub {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.batches.New = func() any { return &batch{items: make([]Item, 0, 8)} }
-	h.stats.counts.written = cfg.Written
+	if cfg.Broker != nil {
+		h.remote = newRemote(h, cfg.Broker)
+	}
 	return h
 }
 
@@ -171,6 +173,9 @@ func (h *Hub) topic(name string, publishing bool) (*topic, error) {
 	t := h.topics[name]
 	if t == nil {
 		t = newTopic(name, h.history, h.terminal, time.Now())
+		if h.remote != nil {
+			t.rs = &topicSync{}
+		}
 		h.topics[name] = t
 		h.armJanitorLocked()
 	}
@@ -194,8 +199,8 @@ func (h *Hub) lockTopic(name string, publishing bool) (*topic, error) {
 }
 
 // Publish implements Publisher.
-func (h *Hub) Publish(_ context.Context, topic, kind string, data json.RawMessage) (*Event, error) {
-	e, _, err := h.PublishExcept(topic, kind, data, "")
+func (h *Hub) Publish(ctx context.Context, topic, kind string, data json.RawMessage) (*Event, error) {
+	e, _, err := h.publish(ctx, topic, kind, data, "")
 	return e, err
 }
 
@@ -205,7 +210,16 @@ func (h *Hub) Publish(_ context.Context, topic, kind string, data json.RawMessag
 // data is validated once (ValidData) and copied once, into the event's wire
 // form (NewEvent); the event's Data points into that copy, so the caller may
 // reuse data as soon as PublishExcept returns.
+//
+// With a broker, the broker numbers the event and delivers it to this
+// node's subscribers too; the count is of this node's subscribers of the
+// topic, and a broker that does not answer is an error wrapping
+// ErrUnavailable.
 func (h *Hub) PublishExcept(topic, kind string, data json.RawMessage, except string) (*Event, int, error) {
+	return h.publish(context.Background(), topic, kind, data, except)
+}
+
+func (h *Hub) publish(ctx context.Context, topic, kind string, data json.RawMessage, except string) (*Event, int, error) {
 	if err := ValidTopic(topic); err != nil {
 		return nil, 0, err
 	}
@@ -216,6 +230,9 @@ func (h *Hub) PublishExcept(topic, kind string, data json.RawMessage, except str
 		if err := ValidData(data); err != nil {
 			return nil, 0, err
 		}
+	}
+	if h.remote != nil {
+		return h.remote.publish(ctx, topic, kind, data, except)
 	}
 	t, err := h.lockTopic(topic, true)
 	if err != nil {
@@ -228,8 +245,12 @@ func (h *Hub) PublishExcept(topic, kind string, data json.RawMessage, except str
 	return e, n, nil
 }
 
-// Latest returns the latest event of a topic, or nil if it has none.
+// Latest returns the latest event of a topic, or nil if it has none (with
+// a broker: or if the broker does not answer).
 func (h *Hub) Latest(topic string) *Event {
+	if h.remote != nil {
+		return h.remote.latest(topic)
+	}
 	h.mu.Lock()
 	t := h.topics[topic]
 	h.mu.Unlock()
@@ -347,6 +368,9 @@ func (h *Hub) Close() {
 	h.stopJanitorLocked()
 	h.mu.Unlock()
 	h.kickAll("", ReasonShutdown)
+	if h.remote != nil {
+		h.remote.close()
+	}
 }
 
 // Stats is a point-in-time snapshot of hub counters.
@@ -356,13 +380,6 @@ type Stats struct {
 	Published   uint64         `json:"published"`
 	Enqueued    uint64         `json:"enqueued"`
 	SlowClosed  uint64         `json:"slow_closed"`
-	// Connects counts connections served, by transport, since NewHub;
-	// Disconnects how they ended, by transport and then close reason code
-	// (ReasonGone: the peer left or a write failed).
-	Connects    map[string]uint64            `json:"connects"`
-	Disconnects map[string]map[string]uint64 `json:"disconnects"`
-	// Resumes counts subscriptions made with a cursor.
-	Resumes uint64 `json:"resumes"`
 }
 
 // Stats returns current counters.
@@ -376,7 +393,5 @@ func (h *Hub) Stats() Stats {
 	st.Published = h.stats.published.Load()
 	st.Enqueued = h.stats.enqueued.Load()
 	st.SlowClosed = h.stats.slowClosed.Load()
-	st.Resumes = h.stats.resumes.Load()
-	h.stats.counts.fill(&st)
 	return st
 }

@@ -51,11 +51,17 @@ func (h *Hub) sweep() {
 		h.mu.Lock()
 		if h.topics[t.name] == t {
 			t.mu.Lock()
-			if len(t.subs) == 0 && now.Sub(t.idleAt) > h.topicTTL {
+			if t.idleLocked(now, h.topicTTL, h.sweepEvery) {
 				t.removed = true // a caller that looked it up before retries (lockTopic)
 				delete(h.topics, t.name)
 			}
+			removed := t.removed && t.rs != nil
 			t.mu.Unlock()
+			h.mu.Unlock()
+			if removed {
+				h.remote.unfollow(t) // outside the locks: a broker call
+			}
+			continue
 		}
 		h.mu.Unlock()
 	}
@@ -68,4 +74,18 @@ func (h *Hub) sweep() {
 	default:
 		h.janitor.Reset(h.sweepEvery)
 	}
+}
+
+// idleLocked reports whether the janitor forgets t: it has had no
+// subscriber for ttl. A topic followed through a broker is forgotten (and
+// unsubscribed) sooner, after linger, since the broker keeps its history;
+// never while a Subscribe is in progress. Caller holds t.mu.
+func (t *topic) idleLocked(now time.Time, ttl, linger time.Duration) bool {
+	if len(t.subs) > 0 {
+		return false
+	}
+	if t.rs != nil {
+		return t.rs.pins == 0 && now.Sub(t.idleAt) > linger
+	}
+	return now.Sub(t.idleAt) > ttl
 }

@@ -50,12 +50,14 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 	}
 	s.mu.Unlock()
 
+	release, err := s.hub.follow(topic) // with a broker: followed and seeded (hub_broker.go)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	t, _ := s.hub.lockTopic(topic, false) // fails only when publishing
 	defer t.mu.Unlock()
 	latest := t.seq
-	if opts.After != nil {
-		s.hub.stats.resumes.Add(1)
-	}
 
 	var items []Item
 	if opts.Ack {

@@ -24,6 +24,7 @@ type topic struct {
 	index   map[*Subscriber]int // position in subs
 	idleAt  time.Time           // last activity while it had no subscriber (zero while it has some)
 	removed bool                // swept from the hub; callers retry with a fresh topic
+	rs      *topicSync          // with a broker: the topic's state against it (hub_broker.go); nil without
 }
 
 // member is one subscriber's subscription to the topic.
@@ -76,8 +77,22 @@ func (t *topic) publishLocked(kind string, data json.RawMessage, except string, 
 	}
 	e := NewEvent(t.name, t.seq, kind, data, now)
 	e.Except = except
+	return e, t.fanOutLocked(e)
+}
+
+// deliverLocked records and fans out an event a broker numbered: the one
+// after t.seq. Caller holds t.mu.
+func (t *topic) deliverLocked(e *Event) int {
+	t.seq = e.Seq
+	return t.fanOutLocked(e)
+}
+
+// fanOutLocked records e, the topic's latest event, and queues it for every
+// member. Caller holds t.mu.
+func (t *topic) fanOutLocked(e *Event) int {
+	except := e.Except
 	t.appendHistory(e)
-	terminal := t.terminal(kind)
+	terminal := t.terminal(e.Kind)
 	n := 0
 	for i := 0; i < len(t.subs); i++ {
 		m := t.subs[i]
@@ -94,7 +109,7 @@ func (t *topic) publishLocked(kind string, data json.RawMessage, except string, 
 			i--
 		}
 	}
-	return e, n
+	return n
 }
 
 func (t *topic) removeAt(i int) {
