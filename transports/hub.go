@@ -58,6 +58,13 @@ type HubConfig struct {
 	// close the broker. nil means the hub is its own in-memory broker (one
 	// node).
 	Broker Broker
+	// Written, when set, is called after every batch a connection wrote
+	// (by Serve): the connection's transport, the items written, in order,
+	// and when the write returned. It runs on the connection's writer and
+	// holds no lock; it must be quick and must not keep items. The demo's
+	// metrics count deliveries and their lag (publish ts to written) with
+	// it. nil means no call.
+	Written func(transport string, items []Item, at time.Time)
 	// Logger receives debug records; nil is silent.
 	Logger *slog.Logger
 }
@@ -112,6 +119,8 @@ type hubStats struct {
 	published  atomic.Uint64
 	enqueued   atomic.Uint64
 	slowClosed atomic.Uint64
+	resumes    atomic.Uint64
+	counts     hubCounts // connections served and how they ended (counters.go)
 }
 
 // NewHub builds a Hub. Without a broker it starts no goroutine: the janitor
@@ -155,6 +164,7 @@ func NewHub(cfg HubConfig) *Hub {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.batches.New = func() any { return &batch{items: make([]Item, 0, 8)} }
+	h.stats.counts.written = cfg.Written
 	if cfg.Broker != nil {
 		h.remote = newRemote(h, cfg.Broker)
 	}
@@ -380,6 +390,13 @@ type Stats struct {
 	Published   uint64         `json:"published"`
 	Enqueued    uint64         `json:"enqueued"`
 	SlowClosed  uint64         `json:"slow_closed"`
+	// Connects counts connections served, by transport, since NewHub;
+	// Disconnects how they ended, by transport and then close reason code
+	// (ReasonGone: the peer left or a write failed).
+	Connects    map[string]uint64            `json:"connects"`
+	Disconnects map[string]map[string]uint64 `json:"disconnects"`
+	// Resumes counts subscriptions made with a cursor.
+	Resumes uint64 `json:"resumes"`
 }
 
 // Stats returns current counters.
@@ -393,5 +410,7 @@ func (h *Hub) Stats() Stats {
 	st.Published = h.stats.published.Load()
 	st.Enqueued = h.stats.enqueued.Load()
 	st.SlowClosed = h.stats.slowClosed.Load()
+	st.Resumes = h.stats.resumes.Load()
+	h.stats.counts.fill(&st)
 	return st
 }

@@ -58,6 +58,9 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 	t, _ := s.hub.lockTopic(topic, false) // fails only when publishing
 	defer t.mu.Unlock()
 	latest := t.seq
+	if opts.After != nil {
+		s.hub.stats.resumes.Add(1)
+	}
 
 	var items []Item
 	if opts.Ack {
