@@ -171,12 +171,6 @@ type TransportResult struct {
 	// VsFloor is this transport's figures as multiples of the floor's
 	// (Result.Floor or the step's), when the floor ran.
 	VsFloor *FloorMultiples `json:"vs_floor,omitempty"`
-	// Wire is the bytes on the wire per delivered event, counted at the
-	// clients' sockets (fanout, sweep; wire.go).
-	Wire *WireResult `json:"wire,omitempty"`
-	// ServerBytesPerSubscriber is (peak server RSS − RSS before the
-	// clients) / subscribers (fanout).
-	ServerBytesPerSubscriber float64 `json:"server_bytes_per_subscriber,omitempty"`
 
 	Reconnect *Reconnect   `json:"reconnect,omitempty"`
 	Tasks     *TasksResult `json:"tasks,omitempty"`
