@@ -90,6 +90,7 @@ type Config struct {
 
 	ReconnectMode string   `json:"reconnect_mode,omitempty"` // reconnect: "drop" (admin endpoint) or "restart" (spawned server)
 	Settle        Duration `json:"settle,omitempty"`         // reconnect: steady stream before the drop, and after everyone is back
+	DropPace      Duration `json:"drop_pace,omitempty"`      // reconnect: the server spreads the drop over this long (admin drop ?pace=; 0: all at once)
 
 	Tasks      int `json:"tasks,omitempty"`        // tasks: concurrent tasks
 	Watchers   int `json:"watchers,omitempty"`     // tasks: watchers per task per transport

@@ -55,6 +55,10 @@ func (r *Runner) reconnectOne(ctx context.Context, res *Result, ts []*target, tr
 	sleepCtx(ctx, c.Settle.D())
 
 	dropped := ph.totals().Connected
+	syn0 := readListenDrops()
+	for _, t := range ts {
+		t.dropPace = c.DropPace.D()
+	}
 	t0 := time.Now()
 	ph.markAll(t0)
 	var dropErr error
@@ -84,6 +88,12 @@ func (r *Runner) reconnectOne(ctx context.Context, res *Result, ts []*target, tr
 	<-pubDone
 	tr, results, err := r.endPublished(ctx, ph, pub, ts, label, start)
 	tr.Reconnect = reconnectStats(results, t0, dropped, c.ReconnectMode)
+	tr.Reconnect.DropPaceMS = c.DropPace.D().Milliseconds()
+	tr.Reconnect.PeakPerS = tr.Reconnect.PeakPer100ms * 10
+	if syn1 := readListenDrops(); syn0.ok && syn1.ok {
+		tr.Reconnect.ListenOverflows = syn1.overflows - syn0.overflows
+		tr.Reconnect.ListenDrops = syn1.drops - syn0.drops
+	}
 	tr.Reconnect.Lost, tr.Reconnect.Duplicates = tr.Lost, tr.Duplicates
 	return tr, cmpErr(dropErr, err)
 }

@@ -215,8 +215,20 @@ type Reconnect struct {
 	Duplicates uint64  `json:"duplicates"`
 	// PeakPer100ms is the most reconnections in one 100 ms bucket: a herd
 	// shows as one tall bucket, jitter spreads it.
-	PeakPer100ms int      `json:"peak_per_100ms"`
-	Timeline     []Bucket `json:"timeline,omitempty"`
+	PeakPer100ms int `json:"peak_per_100ms"`
+	// PeakPerS is PeakPer100ms × 10: the peak rate at which the server
+	// accepted the reconnections.
+	PeakPerS int `json:"peak_accepts_per_s"`
+	// ListenOverflows and ListenDrops are the machine's TcpExt
+	// ListenOverflows and ListenDrops (nstat, /proc/net/netstat) over the
+	// storm: connections the kernel refused because the accept queue was
+	// full, which clients retry after a SYN timeout (~1 s): the waves of a
+	// slow herd.
+	ListenOverflows uint64 `json:"listen_overflows"`
+	ListenDrops     uint64 `json:"listen_drops"`
+	// DropPaceMS is how long the server spread the drop over (0: at once).
+	DropPaceMS int64    `json:"drop_pace_ms"`
+	Timeline   []Bucket `json:"timeline,omitempty"`
 }
 
 // Bucket is one 100 ms bucket of the reconnect timeline.

@@ -21,6 +21,8 @@ type target struct {
 	metrics metricsClient
 	// adminToken is the bearer token of a twinstream server's admin drop.
 	adminToken string
+	// dropPace spreads an admin drop over this long (?pace=).
+	dropPace time.Duration
 
 	mu   sync.Mutex
 	proc *serverProc // replaced by a restart
@@ -115,7 +117,7 @@ func (t *target) drop(ctx context.Context, transport string) (int, error) {
 // with the admin token.
 func (t *target) adminDrop(ctx context.Context, transport string) (int, error) {
 	token := t.adminToken
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/api/admin/drop?transport="+url.QueryEscape(transport), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/api/admin/drop?transport="+url.QueryEscape(transport)+"&pace="+t.dropPace.String(), nil)
 	if err != nil {
 		return 0, err
 	}

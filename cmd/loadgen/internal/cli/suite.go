@@ -41,6 +41,14 @@ func FullConfig(scenario string) bench.Config {
 		c.Rate, c.Size = 10, 100
 		c.Settle = bench.Duration(5 * time.Second)
 		c.Drain = bench.Duration(300 * time.Second)
+		// Back within 3 s (issue 10): the server drains its connections in
+		// batches over 500 ms and announces SSE retry: 1 s ± 50% (the
+		// demo's --sse-retry-spread), and WebSocket clients back off with
+		// full jitter from 1 s, so the herd arrives spread over about a
+		// second instead of overflowing the accept queue at once.
+		c.DropPace = bench.Duration(500 * time.Millisecond)
+		c.SSERetry = bench.Duration(time.Second)
+		c.WSBackoff = bench.BackoffConfig{Initial: bench.Duration(time.Second), Max: bench.Duration(10 * time.Second), Multiplier: 2, Jitter: 1}
 	case bench.ScenarioTasks:
 		c.Tasks, c.Watchers = 100, 20
 		c.TaskFiles, c.TaskStepMS = 20, 100
