@@ -117,7 +117,7 @@ func (s *Server) publishEvent(c echo.Context) error {
 // published answers a publish: 201 with the event's position, or 503.
 func (s *Server) published(c echo.Context, e *transports.Event, n int, err error) error {
 	if err != nil {
-		return newAPIError(http.StatusServiceUnavailable, transports.CodeUnavailable, err.Error())
+		return publishError(err) // redis.go: 503
 	}
 	return c.JSON(http.StatusCreated, PublishResult{Topic: e.Topic, Seq: e.Seq, TS: e.TimeMicros(), Event: e.Kind, Queued: n})
 }

@@ -120,6 +120,12 @@ type Config struct {
 	// "disabled" (default, ""), "context-takeover" or
 	// "no-context-takeover" (coder/websocket's modes).
 	WSCompression string
+	// Redis lists the Redis instances (redis://[user:pass@]host:port/db,
+	// rediss:// for TLS) that make this server one node of several: the
+	// streams' topics (seq, history, epochs and pub/sub) are spread over all
+	// of them by a consistent hash of the topic name; the task queue and
+	// store live on the first. Default none: the in-memory hub, one node.
+	Redis []string
 	// SSEGzip gzips SSE streams for clients that accept it, flushed per
 	// batch (about 800 KB of compressor state per stream). Default off.
 	SSEGzip bool
@@ -232,6 +238,7 @@ func (c Config) Validate() error {
 		bad("max-body", "must be at least 1 byte")
 	}
 	c.validateTLS(bad)
+	c.validateRedis(bad) // redis.go
 	c.Hardening.validate(bad)
 	if _, err := ws.ParseCompression(c.WSCompression); err != nil {
 		bad("ws-compression", "%v", err)

@@ -108,11 +108,3 @@ func (s *Server) taskStream(h http.Handler) echo.HandlerFunc {
 		return nil
 	}
 }
-
-// healthz answers {"status":"ok"}, or 503 {"status":"shutting_down"}.
-func (s *Server) healthz(c echo.Context) error {
-	if s.draining.Load() {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting_down"})
-	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}

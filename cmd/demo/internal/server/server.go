@@ -48,6 +48,7 @@ import (
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 	"github.com/twinstream/twinstream/transports"
 	"github.com/twinstream/twinstream/transports/chat"
+	"github.com/twinstream/twinstream/transports/redisbroker"
 	"github.com/twinstream/twinstream/transports/sse"
 	"github.com/twinstream/twinstream/transports/taskstream"
 	"github.com/twinstream/twinstream/transports/ws"
@@ -65,6 +66,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	hub      *transports.Hub
+	broker   *redisbroker.Broker // the hub's with --redis, else nil (redis.go)
 	limiter  *transports.Limiter
 	runner   *tasks.Runner
 	store    tasks.Store
@@ -101,10 +103,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), taskStreams: transports.NewTracker()}
+	if err := s.initBroker(); err != nil { // redis.go: none without --redis
+		return nil, err
+	}
 	s.hub = transports.NewHub(transports.HubConfig{
 		History: cfg.History, QueueSize: cfg.QueueSize, QueueBytes: cfg.QueueBytes,
 		Terminal: taskstream.IsTerminal, // a task's stream ends with its completed or failed event
 		Presence: chat.Presence,         // join and leave events on broadcast
+		Broker:   s.hubBroker(),         // Redis with --redis, else nil: the in-memory hub
 		Logger:   cfg.Logger.With("component", "hub"),
 	})
 	s.limiter = transports.NewLimiter(cfg.MaxConns, cfg.MaxConnsPerIP)
@@ -272,6 +278,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 	cancel()
 	// 4. Kick every other stream (WS 1001, SSE response ends).
 	s.hub.Close()
+	if err := s.closeBroker(); err != nil { // redis.go
+		errs = append(errs, err)
+	}
 	// 5. Wait for the transports' connections (hijacked WebSockets are not
 	// tracked by http.Server) and for the HTTP server.
 	if err := s.ws.Shutdown(ctx); err != nil {
