@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,11 +39,13 @@ type Runner struct {
 	ModuleDir string
 
 	serverBin   string
-	scenarioSrv []string  // the scenario's own flags for a spawned server
-	targets     []*target // the --target servers of this run
-	peerBin     string    // the spawned peer's program (centrifugo, python)
-	peerDir     string    // where spawned peers' config files go
-	modDir      string    // the module checkout of this run
+	scenarioSrv []string // the scenario's own flags for a spawned server
+	knowsMu     sync.Mutex
+	knows       map[string]bool // flags the server binary takes (serverKnows)
+	targets     []*target       // the --target servers of this run
+	peerBin     string          // the spawned peer's program (centrifugo, python)
+	peerDir     string          // where spawned peers' config files go
+	modDir      string          // the module checkout of this run
 }
 
 // Run runs one scenario on every configured transport and returns its
@@ -181,9 +186,18 @@ func (r *Runner) withTargets(ctx context.Context, res *Result, fn func([]*target
 // serverArgs are the spawned server's flags besides --addr.
 func (r *Runner) serverArgs() []string {
 	args := append([]string{"--log-level", "warn"}, r.scenarioSrv...)
+	// The demo's abuse limits (per-IP publish and connection rates) are
+	// protections, not what is measured: a load generator is one client
+	// IP (or a few) doing the work of thousands. A server binary that has
+	// them gets them off; older ones (results/where-time-goes.sh) do not
+	// know the flags.
+	if r.serverKnows("--publish-rate") {
+		args = append(args, "--publish-rate", "0", "--conn-rate", "0")
+	}
 	if r.Config.SSERetry > 0 {
 		args = append(args, "--sse-retry", r.Config.SSERetry.D().String())
 	}
+	args = append(args, r.Config.deployFlags(r.Config.legNames())...) // TLS, compression (legs.go)
 	return append(args, r.Config.ServerArgs...)
 }
 
@@ -280,4 +294,21 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// serverKnows reports whether the spawned server binary takes flag (it is
+// in its -h output). The answer is cached per flag.
+func (r *Runner) serverKnows(flag string) bool {
+	r.knowsMu.Lock()
+	defer r.knowsMu.Unlock()
+	if v, ok := r.knows[flag]; ok {
+		return v
+	}
+	if r.knows == nil {
+		r.knows = map[string]bool{}
+	}
+	out, _ := exec.Command(r.serverBin, "-h").CombinedOutput() // -h exits 0 or 2; either prints the flags
+	v := bytes.Contains(out, []byte("-"+strings.TrimLeft(flag, "-")+" "))
+	r.knows[flag] = v
+	return v
 }
