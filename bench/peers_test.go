@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/bench"
+	"github.com/twinstream/twinstream/bench/report"
 )
 
 // needPeer skips a test whose peer server is not installed here, except
@@ -222,4 +223,41 @@ func waitHealthy(t *testing.T, u string) {
 		}
 	}
 	t.Fatalf("%s did not answer in 30 s", u)
+}
+
+// loadgen peers at test size: every step against every peer, one index,
+// one side-by-side report.
+func TestPeersSuite(t *testing.T) {
+	_, err := bench.FindCentrifugo("")
+	needPeer(t, err)
+	_, err = bench.FindPython("")
+	needPeer(t, err)
+	s := bench.PeersDefaults()
+	s.Base = peerConfig(bench.ScenarioFanout, "")
+	s.Fanout, s.Connections, s.Reconnect = []int{20}, 20, 20
+	s.Out, s.ModuleDir = t.TempDir(), ".."
+	pr, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Runs) != 3*3 {
+		t.Fatalf("%d runs, want 9: %+v", len(pr.Runs), pr.Runs)
+	}
+	files, err := report.WritePeers(s.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(s.Out, "README.md"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("report %v: %v", files, err)
+	}
+	for _, want := range []string{"## WebSocket", "## SSE", "fanout 20: latency from schedule", "connect 20: server RSS per connection",
+		"reconnect 20: lost / duplicated after the drop", "÷ centrifugo", "÷ fastapi", "v6.9.1"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(string(md), "failed:") {
+		t.Errorf("a run failed:\n%s", md)
+	}
 }

@@ -8,13 +8,19 @@
 //	loadgen fanout|sweep|connect|reconnect|tasks [flags]
 //	loadgen hazards [--hazards LIST]  deployment hazards through nginx, a gzip middleware and headless Chromium
 //	loadgen full [--out DIR]         the committed comparison (the floors of issue 3, and the sweep; long)
+//	loadgen peers [--out DIR]        our server vs Centrifugo vs the seed-style FastAPI server, both transports, one report
 //	loadgen report FILE.json...      Markdown + SVG charts next to each file
 //	loadgen worker                   (internal) a worker process, driven over stdin/stdout
 //	loadgen floor-server|floor-reader (internal) the floor's writer and readers (see bench.Floor)
 //
 // Scenario flags (names are a public interface):
 //
-//	--target URLS         comma-separated server base URLs (default: spawn the demo server, fresh per transport)
+//	--target [KIND=]URL,… servers under test: twinstream=http://h:p (the default kind), centrifugo=http://h:p,
+//	                      custom=FILE (a target file); default: spawn the demo server, fresh per transport
+//	--spawn KIND          server to spawn without --target: twinstream (default), centrifugo, fastapi
+//	--api-key K           centrifugo: HTTP API key (or $CENTRIFUGO_API_KEY)
+//	--token-secret S      centrifugo: client.token.hmac_secret_key, so reconnect can drop the clients (or $CENTRIFUGO_TOKEN_SECRET)
+//	--centrifugo-bin PATH, --python PATH   programs of the spawned peers
 //	--transports LIST     ws,sse (default both)
 //	--subscribers N[,N]   subscribers per transport (fanout: a list sweeps)
 //	--rate R              events/s published on each topic
@@ -96,6 +102,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ExitOK
 	case "", "full":
 		return runSuite(ctx, cmd, args, stdout, stderr)
+	case "peers":
+		return runPeers(ctx, args, stdout, stderr)
 	}
 	if !slices.Contains(bench.Scenarios, cmd) {
 		fmt.Fprintf(stderr, "loadgen: unknown command %q\n\n", cmd)
@@ -148,15 +156,29 @@ func usageError(err error, stderr io.Writer) int {
 
 // parseFlags parses a scenario's flags over its defaults.
 func parseFlags(scenario string, args []string, stderr io.Writer) (options, error) {
-	o := options{cfg: bench.Defaults(scenario)}
+	return parseFlagsOver(scenario, bench.Defaults(scenario), args, stderr, nil)
+}
+
+// parseFlagsOver parses the scenario flags over base, with the extra flags
+// a command adds.
+func parseFlagsOver(scenario string, base bench.Config, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (options, error) {
+	o := options{cfg: base}
 	c := &o.cfg
 	fs := flag.NewFlagSet("loadgen "+scenario, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(stderr) }
-	fs.Func("target", "comma-separated server base URLs (default: spawn the demo server)", func(v string) error {
+	fs.Func("target", "comma-separated servers, each [KIND=]URL: twinstream=http://h:p (the default kind), centrifugo=http://h:p, custom=FILE (default: spawn the demo server)", func(v string) error {
 		c.Targets = splitList(v)
 		return nil
 	})
+	fs.StringVar(&c.Spawn, "spawn", c.Spawn, "server to spawn when no --target: twinstream (default), centrifugo, fastapi")
+	fs.StringVar(&c.APIKey, "api-key", os.Getenv("CENTRIFUGO_API_KEY"), "centrifugo target: HTTP API key (X-API-Key; or $CENTRIFUGO_API_KEY)")
+	fs.StringVar(&c.TokenSecret, "token-secret", os.Getenv("CENTRIFUGO_TOKEN_SECRET"), "centrifugo target: client.token.hmac_secret_key, so clients connect as a user reconnect can drop (or $CENTRIFUGO_TOKEN_SECRET)")
+	fs.StringVar(&c.CentrifugoBin, "centrifugo-bin", "", "Centrifugo binary to spawn (default: centrifugo on PATH or in $(go env GOPATH)/bin, installed when missing)")
+	fs.StringVar(&c.Python, "python", "", "Python that runs the FastAPI peer (default: /usr/bin/python3 or python3 with fastapi and uvicorn)")
+	if extra != nil {
+		extra(fs)
+	}
 	fs.Func("transports", "transports to compare: ws,sse", func(v string) error {
 		c.Transports = splitList(v)
 		return nil
@@ -344,10 +366,14 @@ func usage(w io.Writer) {
   loadgen fanout|sweep|connect|reconnect|tasks [flags]
   loadgen hazards [--hazards LIST] deployment hazards (nginx, gzip middleware, idle timeout, Chromium's connection limit)
   loadgen full [--out DIR]         the committed comparison (floors of issue 3, and the sweep; about 30 minutes)
+  loadgen peers [--out DIR]        our server vs Centrifugo vs FastAPI, both transports (results/peers; about 25 minutes)
   loadgen report FILE.json...      Markdown + SVG charts next to each file
 
 Flags:
-  --target URLS         server base URLs, comma-separated (default: spawn the demo server, fresh per transport)
+  --target [KIND=]URL,… servers: twinstream=http://h:p (default kind), centrifugo=http://h:p, custom=FILE (a target file)
+                        (default: spawn the demo server, fresh per transport)
+  --spawn KIND          spawn twinstream (default), centrifugo or fastapi   --api-key K, --token-secret S   centrifugo target
+  --centrifugo-bin PATH, --python PATH   programs of the spawned peers
   --transports LIST     ws,sse (default both)
   --subscribers N[,N]   subscribers per transport (fanout: a list sweeps)
   --rate R              events/s on each topic          --size B        bytes of event data
