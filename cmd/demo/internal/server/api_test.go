@@ -180,7 +180,7 @@ func TestPublishEvent(t *testing.T) {
 	}
 }
 
-func TestHealthzMetricsAndPage(t *testing.T) {
+func TestHealthzStatsAndPage(t *testing.T) {
 	t.Parallel()
 	ts := start(t, server.Config{MaxConns: 7, MaxConnsPerIP: 3})
 	var h map[string]string
@@ -190,7 +190,7 @@ func TestHealthzMetricsAndPage(t *testing.T) {
 	}
 	ts.do("POST", "/api/tasks", `{"files":1,"step_ms":0}`)
 	var m server.Metrics
-	ts.do("GET", "/metrics", "").decode(t, &m)
+	ts.do("GET", "/api/stats", "").decode(t, &m)
 	if m.Goroutines < 1 || m.TS <= 0 || m.Limiter.Max != 7 || m.Limiter.PerIP != 3 || m.Tasks.Submitted != 1 {
 		t.Fatalf("metrics %+v", m)
 	}
@@ -203,10 +203,10 @@ func TestHealthzMetricsAndPage(t *testing.T) {
 		t.Errorf("process metrics missing: rss %d cpu %+v heap %d stacks %d allocs %d", m.RSSBytes, m.CPU, m.HeapBytes, m.StacksBytes, m.AllocsObjects)
 	}
 	// The JSON names the load generator reads.
-	raw := string(ts.do("GET", "/metrics", "").body)
+	raw := string(ts.do("GET", "/api/stats", "").body)
 	for _, k := range []string{`"allocs_objects":`, `"stacks_bytes":`, `"heap_bytes":`, `"rss_bytes":`} {
 		if !strings.Contains(raw, k) {
-			t.Errorf("/metrics lacks %s: %s", k, raw)
+			t.Errorf("/api/stats lacks %s: %s", k, raw)
 		}
 	}
 	page := ts.do("GET", "/", "")

@@ -243,7 +243,7 @@ func TestConnectionLimits(t *testing.T) {
 		expectRefusedWS(t, ts.dialWS("/ws?topic=a"))
 		expectRefusedSSE(t, ts.openSSE("/sse?topic=a"))
 		var m server.Metrics
-		ts.do("GET", "/metrics", "").decode(t, &m)
+		ts.do("GET", "/api/stats", "").decode(t, &m)
 		if m.Limiter.Open != 2 || m.Connections["total"] != 2 {
 			t.Fatalf("metrics %+v %+v", m.Limiter, m.Connections)
 		}

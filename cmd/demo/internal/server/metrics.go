@@ -12,8 +12,9 @@ import (
 	"github.com/twinstream/twinstream/transports"
 )
 
-// Metrics is the body of GET /metrics. Its shape is a stable interface
-// (the load generator reads it); fields are only ever added.
+// Metrics is the body of GET /api/stats (GET /metrics is the Prometheus
+// text format, prometheus.go). Its shape is a stable interface (the load
+// generator reads it); fields are only ever added.
 type Metrics struct {
 	TS      int64   `json:"ts"`       // sample time, unix µs
 	UptimeS float64 `json:"uptime_s"` // seconds since New
@@ -95,8 +96,8 @@ func (s *Server) Collect() Metrics {
 	return m
 }
 
-// metrics: GET /metrics.
-func (s *Server) metrics(c echo.Context) error {
+// apiStats: GET /api/stats.
+func (s *Server) apiStats(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, s.Collect())
 }

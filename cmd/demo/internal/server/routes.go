@@ -34,7 +34,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/sse/tasks/:id", s.taskStream(s.sseTasks.Stream(s.resolveTask)))
 
 	e.GET("/healthz", s.healthz)
-	e.GET("/metrics", s.metrics)
+	e.GET("/metrics", echo.WrapHandler(s.prom.handler()))
+	e.GET("/api/stats", s.apiStats)
 
 	// The page and its assets (/, /app.js, /style.css, ...). Echo's final
 	// ":file" parameter also matches deeper paths; those get JSON errors.

@@ -15,7 +15,8 @@
 //	POST /api/topics/:topic/events    {"event":"...","data":{...}} → 201 {"topic","seq","ts","event","queued"}
 //	POST /api/admin/drop              ?transport=ws|sse|all → {"dropped":N} (see Config.AdminToken)
 //	GET  /healthz                     {"status":"ok"} (503 {"status":"shutting_down"} while stopping)
-//	GET  /metrics                     JSON: connections, hub and task counters, goroutines, RSS, CPU
+//	GET  /metrics                     Prometheus text format (prometheus.go)
+//	GET  /api/stats                   JSON: connections, hub and task counters, goroutines, RSS, CPU (what the load generator reads)
 //	GET  /                            the browser demo page
 //
 // Every error is a JSON ErrorFrame ({"type":"error","code":...,"message":...,
@@ -68,12 +69,13 @@ type Server struct {
 	hub      *transports.Hub
 	broker   *redisbroker.Broker // the hub's with --redis, else nil (redis.go)
 	limiter  *transports.Limiter
-	runner   *tasks.Runner
+	runner   tasks.Executor // in process (tasks.Runner) or on Redis (tasks.Queue): tasks.go
 	store    tasks.Store
-	ws       *ws.Server  // GET /ws: detached connections (smaller per idle connection)
-	wsTasks  *ws.Server  // GET /ws/tasks/:id: handlers live as long as the stream (shutdown waits for them)
-	sse      *sse.Server // GET /sse: detached, like /ws
-	sseTasks *sse.Server // GET /sse/tasks/:id: handlers live as long as the stream
+	prom     *promMetrics // GET /metrics (prometheus.go)
+	ws       *ws.Server   // GET /ws: detached connections (smaller per idle connection)
+	wsTasks  *ws.Server   // GET /ws/tasks/:id: handlers live as long as the stream (shutdown waits for them)
+	sse      *sse.Server  // GET /sse: detached, like /ws
+	sseTasks *sse.Server  // GET /sse/tasks/:id: handlers live as long as the stream
 	echo     *echo.Echo
 	started  time.Time
 
@@ -106,22 +108,22 @@ func New(cfg Config) (*Server, error) {
 	if err := s.initBroker(); err != nil { // redis.go: none without --redis
 		return nil, err
 	}
+	s.prom = newPromMetrics(s)
 	s.hub = transports.NewHub(transports.HubConfig{
 		History: cfg.History, QueueSize: cfg.QueueSize, QueueBytes: cfg.QueueBytes,
 		Terminal: taskstream.IsTerminal, // a task's stream ends with its completed or failed event
 		Presence: chat.Presence,         // join and leave events on broadcast
 		Broker:   s.hubBroker(),         // Redis with --redis, else nil: the in-memory hub
+		Written:  s.prom.written,        // deliveries and their lag, for /metrics
 		Logger:   cfg.Logger.With("component", "hub"),
 	})
 	s.limiter = transports.NewLimiter(cfg.MaxConns, cfg.MaxConnsPerIP)
 	if err := s.initGuards(); err != nil {
 		return nil, err
 	}
-	s.store = tasks.NewMemStore(0)
-	s.runner = tasks.NewRunner(tasks.RunnerConfig{
-		Publisher: s.hub, Store: s.store, Workers: cfg.Workers, QueueSize: cfg.TaskQueue,
-		Logger: cfg.Logger.With("component", "tasks"),
-	})
+	if err := s.initTasks(); err != nil {
+		return nil, err
+	}
 	wsCompression, _ := ws.ParseCompression(cfg.WSCompression) // checked by Validate
 	wsCfg := ws.Config{
 		Hub: s.hub, Limiter: s.limiter, ReadLimit: cfg.ReadLimit, Heartbeat: cfg.Heartbeat,
@@ -154,8 +156,8 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Hub returns the server's hub.
 func (s *Server) Hub() *transports.Hub { return s.hub }
 
-// Runner returns the server's task runner.
-func (s *Server) Runner() *tasks.Runner { return s.runner }
+// Runner returns the server's task executor.
+func (s *Server) Runner() tasks.Executor { return s.runner }
 
 // Start listens on Config.Addr and serves in the background.
 func (s *Server) Start() error {
