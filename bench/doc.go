@@ -75,5 +75,21 @@
 // machine's loopback, also with --target; Config.NoFloor (--floor=false)
 // skips it.
 //
+// # Targets
+//
+// A target is a server of a kind (--target KIND=URL; TargetKinds): its
+// adapter (adapter.go) says what a scenario can do there, publishes, counts
+// and drops connections, and gives the workers the client side of its
+// protocol (clientProto: each connection's URL and first message, where the
+// events are in what arrives). twinstream servers speak the wire format;
+// Centrifugo v6 (centrifugo.go) and any server a target file describes
+// (TargetFile, custom.go) get the load generator's stamp in each payload
+// ({"lg_ts","lg_i","pad"}, stamp.go), which the clients account like a seq
+// and a ts. Their clients are always the lean ones. A scenario a target
+// cannot run is TransportResult.NotSupported, never zeros. Config.Spawn
+// runs Centrifugo or the seed-style FastAPI server (bench/peers/fastapi)
+// fresh per transport like the demo (peers.go), and PeersSuite
+// (`loadgen peers`) compares them side by side.
+//
 // Package bench/report renders results as Markdown with SVG charts.
 package bench
