@@ -268,13 +268,13 @@ func (r *remote) deliver(epoch string, e *Event) {
 	}
 	t.mu.Lock()
 	rs := t.rs
-	gap := false
+	gap, n := false, 0
 	switch {
 	case t.removed:
 	case rs.seeded && epoch == rs.epoch && e.Seq <= t.seq:
 		// A fill brought it already.
 	case rs.seeded && epoch == rs.epoch && e.Seq == t.seq+1 && len(rs.pending) == 0:
-		t.deliverLocked(e)
+		n = t.deliverLocked(e)
 	default:
 		if len(rs.pending) < maxPending {
 			rs.pending = append(rs.pending, pendingEvent{epoch, e})
@@ -282,6 +282,7 @@ func (r *remote) deliver(epoch string, e *Event) {
 		gap = rs.seeded // an unseeded topic drains pending when follow seeds it
 	}
 	t.mu.Unlock()
+	r.h.stats.enqueued.Add(uint64(n))
 	if gap {
 		r.request(t)
 	}
@@ -383,6 +384,7 @@ func (r *remote) publish(ctx context.Context, topic, kind string, data json.RawM
 	if err != nil {
 		return nil, 0, err
 	}
+	r.h.stats.published.Add(1)
 	n := 0
 	if t := r.h.lookup(topic); t != nil {
 		t.mu.Lock()
