@@ -131,6 +131,11 @@ var (
 	// not valid UTF-8 (RFC 6455 §8.1; an SSE client sends nothing on its
 	// stream).
 	ReasonInvalidUTF8 = reason(CloseReason{Code: "invalid_utf8", Text: "invalid UTF-8", WSStatus: 1007})
+	// ReasonUnavailable: a service the stream needs does not answer (the
+	// broker: Redis down), so the stream cannot start now. Over SSE the
+	// answer is 200 with retry:, so that an EventSource comes back later.
+	ReasonUnavailable = reason(CloseReason{Code: CodeUnavailable, Text: "temporarily unavailable, try again later", Retry: true, WSStatus: 4503,
+		SSEStatus: http.StatusOK})
 	// ReasonInternal: something failed on the server side.
 	ReasonInternal = reason(CloseReason{Code: CodeInternal, Text: "internal error", Retry: true, WSStatus: 1011,
 		SSEEnd: SSEEndResponse, SSEStatus: http.StatusInternalServerError})
@@ -141,7 +146,7 @@ var CloseReasons = []*CloseReason{
 	ReasonDone, ReasonShutdown, ReasonMessageTooBig, ReasonDropped,
 	ReasonTooManyConnections, ReasonIdleTimeout, ReasonNotFound,
 	ReasonSlowConsumer, ReasonBadRequest, ReasonInternal,
-	ReasonRateLimited, ReasonInvalidUTF8,
+	ReasonRateLimited, ReasonInvalidUTF8, ReasonUnavailable,
 }
 
 // reason completes a table entry: its SSE field from the typed ones.
@@ -162,7 +167,8 @@ func ReasonOf(err error) *CloseReason {
 // ReasonFor returns what a connection shows when it ends, or a request is
 // refused, because of err: the CloseReason in err's chain; for the hub's
 // errors, ReasonDone (ErrEnded: the stream had already ended),
-// ReasonShutdown (ErrClosed) or ReasonBadRequest (ErrInvalidTopic); and
+// ReasonShutdown (ErrClosed), ReasonBadRequest (ErrInvalidTopic) or
+// ReasonUnavailable (ErrUnavailable: the broker does not answer); and
 // ReasonInternal for any other error. Both transports' error paths use it.
 func ReasonFor(err error) *CloseReason {
 	if r := ReasonOf(err); r != nil {
@@ -175,6 +181,8 @@ func ReasonFor(err error) *CloseReason {
 		return ReasonShutdown
 	case errors.Is(err, ErrInvalidTopic):
 		return ReasonBadRequest
+	case errors.Is(err, ErrUnavailable):
+		return ReasonUnavailable
 	}
 	return ReasonInternal
 }

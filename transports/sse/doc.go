@@ -52,6 +52,7 @@
 //	internal              response ends; before the stream starts: 500 with a JSON error body
 //	rate_limited          200 text/event-stream with retry: and one error frame
 //	invalid_utf8          not applicable
+//	unavailable           200 text/event-stream with retry: and one error frame
 //
 // A clean end is followed by EventSource's reconnect with Last-Event-ID,
 // which resumes without loss; a cut connection (a slow consumer, so that

@@ -40,6 +40,7 @@
 //	4029 rate limited (commands past the grace,    client: reconnect later, slower
 //	     or new connections from the IP)
 //	4400 bad request (bad resume cursor)            client: stop
+//	4503 unavailable (the broker, Redis, is down)   client: reconnect later
 //
 // A malformed /ws connect request (bad client_id, topic or cursor) is
 // answered before the upgrade with 400 and a JSON error body; a cross-origin

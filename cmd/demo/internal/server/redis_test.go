@@ -149,6 +149,15 @@ func TestRedisDown(t *testing.T) {
 	if pr.header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
 	}
+	// A new stream on a topic the node does not follow yet cannot start:
+	// SSE gets 200 with retry: (an EventSource retries), WS close 4503.
+	refused := a.openSSE("/sse?topic=other").expectStream()
+	if f, err := refused.next(); err != nil || f.retry == "" || !strings.Contains(f.data, `"code":"unavailable"`) {
+		t.Fatalf("SSE with Redis down: %+v, %v", f, err)
+	}
+	if _, code := a.dialWS("/ws?topic=other").untilClose(); code != 4503 {
+		t.Fatalf("WS with Redis down: close %d, want 4503", code)
+	}
 	for pings := 0; pings < 3; { // the connection lives on, heartbeats and all
 		b, err := w.read()
 		if err != nil {
