@@ -14,8 +14,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/twinstream/twinstream/transports"
 	"github.com/twinstream/twinstream/internal/redistest"
+	"github.com/twinstream/twinstream/transports"
 	"github.com/twinstream/twinstream/transports/redisbroker"
 )
 

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/twinstream/twinstream/cmd/demo/internal/server"
-	"github.com/twinstream/twinstream/transports"
 	"github.com/twinstream/twinstream/internal/redistest"
+	"github.com/twinstream/twinstream/transports"
 )
 
 // publishOn posts an event to node ts and returns its seq.
