@@ -121,18 +121,32 @@ type metricsClient struct {
 	path string // default /metrics
 }
 
-// read fetches /metrics and picks out what loadgen needs. It reads the
+// read fetches the server's JSON figures (/api/stats, else /metrics, or
+// path) and picks out what loadgen needs. It reads the
 // fields by name wherever they sit in the JSON, outermost first:
 // "rss_bytes", "cpu": {"total_s"} (or "cpu_seconds"), "goroutines",
 // "heap_bytes", "stacks_bytes", "allocs_objects" (cumulative heap objects
 // allocated), "connections": {"ws":N,"sse":M}; so any server that speaks our
 // wire format and exports those names can be measured.
 func (m metricsClient) read(ctx context.Context) (procSample, error) {
-	s := procSample{At: time.Now()}
-	path := m.path
-	if path == "" {
-		path = "/metrics"
+	if m.path != "" {
+		return m.readPath(ctx, m.path)
 	}
+	// The demo serves its JSON figures at /api/stats (its /metrics is
+	// Prometheus text); other servers of the wire format may serve them
+	// at /metrics.
+	s, err := m.readPath(ctx, "/api/stats")
+	if err != nil {
+		if s2, err2 := m.readPath(ctx, "/metrics"); err2 == nil {
+			return s2, nil
+		}
+	}
+	return s, err
+}
+
+// readPath reads the JSON figures at path.
+func (m metricsClient) readPath(ctx context.Context, path string) (procSample, error) {
+	s := procSample{At: time.Now()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.base+path, nil)
 	if err != nil {
 		return s, err
