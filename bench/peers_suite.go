@@ -70,6 +70,21 @@ type PeersResult struct {
 	Runs        []PeerRun `json:"runs"`
 	Interrupted bool      `json:"interrupted"`
 	Env         Env       `json:"env"`
+	// Targets, for a comparison of --target servers (not spawned peers),
+	// is each one's --target entries.
+	Targets map[string][]string `json:"targets,omitempty"`
+}
+
+// WriteJSON writes the index to dir/peers.json (creating dir).
+func (pr *PeersResult) WriteJSON(dir string) error {
+	b, err := json.MarshalIndent(pr, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "peers.json"), append(b, '\n'), 0o644)
 }
 
 // PeerRun is one scenario step against one peer.
@@ -188,11 +203,7 @@ func (s *PeersSuite) Run(ctx context.Context) (*PeersResult, error) {
 	}
 	res.EndedAt = time.Now().UTC()
 	res.Interrupted = ctx.Err() != nil
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return res, err
-	}
-	if err := os.WriteFile(filepath.Join(s.Out, "peers.json"), append(b, '\n'), 0o644); err != nil {
+	if err := res.WriteJSON(s.Out); err != nil {
 		return res, err
 	}
 	return res, errors.Join(errs...)

@@ -30,6 +30,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 HEARTBEAT_SECONDS = float(os.environ.get("PEER_HEARTBEAT", "15"))
 
+# Like any server meant to hold thousands of sockets: open files up to the
+# hard limit (a child of the load generator starts with the soft one).
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
+
 app = FastAPI(title="seed-style realtime server")
 
 

@@ -114,6 +114,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return usageError(err, stderr)
 	}
+	if groups := targetGroups(opts.cfg.Targets); len(groups) > 1 {
+		return runCompare(ctx, opts, cmd, args, groups, stdout, stderr) // servers of several kinds: side by side
+	}
 	res, code := runScenario(ctx, opts, cmd, stderr)
 	if res == nil {
 		return code

@@ -43,3 +43,15 @@ func TestPeersUsage(t *testing.T) {
 		t.Errorf("stderr %q", errs.String())
 	}
 }
+
+// Entries of one kind are one system; several kinds are compared.
+func TestTargetGroups(t *testing.T) {
+	t.Parallel()
+	g := targetGroups([]string{"http://a:1", "centrifugo=http://c:1", "twinstream=http://b:1"})
+	if len(g) != 2 || g[0].label != "twinstream" || len(g[0].targets) != 2 || g[1].label != "centrifugo" {
+		t.Errorf("groups %+v", g)
+	}
+	if g := targetGroups([]string{"http://a:1", "http://b:1"}); len(g) != 1 {
+		t.Errorf("one kind: groups %+v", g)
+	}
+}

@@ -96,6 +96,8 @@ func runSuite(ctx context.Context, kind string, args []string, stdout, stderr io
 			o.cfg.Targets, o.cfg.Transports, o.cfg.ServerBin, o.cfg.ServerArgs = base.Targets, base.Transports, base.ServerBin, base.ServerArgs
 			o.cfg.Procs, o.cfg.SourceIPs, o.cfg.AdminToken = base.Procs, base.SourceIPs, base.AdminToken
 			o.cfg.NoFloor, o.cfg.ServerCPUProfile, o.cfg.ProfileDir = base.NoFloor, base.ServerCPUProfile, base.ProfileDir
+			o.cfg.Spawn, o.cfg.APIKey, o.cfg.TokenSecret = base.Spawn, base.APIKey, base.TokenSecret
+			o.cfg.CentrifugoBin, o.cfg.Python = base.CentrifugoBin, base.Python
 		}
 		if serverBin != "" {
 			o.cfg.ServerBin = serverBin
