@@ -370,6 +370,8 @@ func usage(w io.Writer) {
   loadgen hazards [--hazards LIST] deployment hazards (nginx, gzip middleware, idle timeout, Chromium's connection limit)
   loadgen full [--out DIR]         the committed comparison (floors of issue 3, and the sweep; about 30 minutes)
   loadgen peers [--out DIR]        our server vs Centrifugo vs FastAPI, both transports (results/peers; about 25 minutes)
+                                   --peers LIST (twinstream,centrifugo,fastapi), --subscribers N,N (fanout steps: 1000,5000),
+                                   --connections N (10000), --reconnect-subscribers N (5000; 0 skips), every scenario flag
   loadgen report FILE.json...      Markdown + SVG charts next to each file
 
 Flags:
