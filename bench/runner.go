@@ -117,6 +117,11 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 	case ScenarioHazards:
 		err = r.hazards(ctx, res)
 	}
+	for t, why := range skipped { // (a scenario may have replaced res.Transports)
+		if res.Transports[t] == nil {
+			res.Transports[t] = &TransportResult{NotSupported: why}
+		}
+	}
 	res.EndedAt = time.Now().UTC()
 	if ctx.Err() != nil {
 		res.Interrupted = true

@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +113,37 @@ func TestFastAPITargetFile(t *testing.T) {
 	}
 	if f.Name != "fastapi" || f.WS == nil || f.SSE == nil || f.Drop == nil || f.Metrics == "" {
 		t.Errorf("FastAPI target file %+v", f)
+	}
+}
+
+// A transport the file has no endpoint for, and a scenario no custom
+// target can run, say "not supported by target", per transport, with
+// nothing measured and no error.
+func TestCustomNotSupported(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "ws-only.json")
+	only := strings.Replace(goodTargetFile, `"sse": {"url": "/events?topic={topic}"},`, ``, 1)
+	if err := os.WriteFile(path, []byte(only), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		scenario   string
+		transports []string
+		want       string
+	}{
+		{bench.ScenarioFanout, []string{bench.SSE}, `has no "sse" endpoint`},
+		{bench.ScenarioTasks, []string{bench.WS}, "has no task API"},
+		{bench.ScenarioReconnect, []string{bench.SSE}, `has no "sse" endpoint`},
+	} {
+		c := bench.Defaults(tt.scenario)
+		c.Targets, c.Transports, c.InProcess, c.NoFloor = []string{"custom=" + path}, tt.transports, true, true
+		res, err := (&bench.Runner{Config: c, ModuleDir: ".."}).Run(context.Background(), tt.scenario)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.scenario, err)
+		}
+		tr := res.Transports[tt.transports[0]]
+		if tr == nil || !strings.HasPrefix(tr.NotSupported, "not supported by target: ") || !strings.Contains(tr.NotSupported, tt.want) || tr.Expected != 0 {
+			t.Errorf("%s %s: %+v, want not supported (%s)", tt.scenario, tt.transports[0], tr, tt.want)
+		}
 	}
 }
