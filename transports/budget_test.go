@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +137,48 @@ func TestDropPaced(t *testing.T) {
 		if transports.ReasonOf(s.Cause()) != transports.ReasonDropped {
 			t.Fatalf("subscriber %d: cause %v", i, s.Cause())
 		}
+	}
+}
+
+// Issue 10, "no per-connection topic cap": a connection follows at most
+// MaxTopics topics; past it Subscribe fails with ErrTooManyTopics.
+func TestMaxTopicsPerConnection(t *testing.T) {
+	h := transports.NewHub(transports.HubConfig{MaxTopics: 3})
+	defer h.Close()
+	s := newSub(t, h, "")
+	for _, topic := range []string{"a", "b", "c"} {
+		if _, err := s.Subscribe(topic, transports.SubscribeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Subscribe("d", transports.SubscribeOptions{}); !errors.Is(err, transports.ErrTooManyTopics) {
+		t.Fatalf("4th topic: %v, want ErrTooManyTopics", err)
+	}
+	if err := s.Unsubscribe("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Subscribe("d", transports.SubscribeOptions{}); err != nil {
+		t.Fatalf("after an unsubscribe: %v", err)
+	}
+}
+
+// Issue 10, "an SSE id the server will not take back": 63 topics of 128
+// characters made a first id of 8,252 bytes, refused on reconnect with
+// 400 (and EventSource stops for good on 400). A connect whose resume id
+// could outgrow what the server accepts is refused up front, naming the
+// field.
+func TestConnectRefusesAnIDItCouldNotTakeBack(t *testing.T) {
+	q := url.Values{}
+	for i := range 63 {
+		q.Add("topic", fmt.Sprintf("%03d-%s", i, strings.Repeat("t", 124)))
+	}
+	r := httptest.NewRequest(http.MethodGet, "/sse?"+q.Encode(), nil)
+	_, ef := transports.ParseConnect(r)
+	if ef == nil || ef.Fields["topic"] == "" {
+		t.Fatalf("ParseConnect = %v, want a topic field error", ef)
+	}
+	q = url.Values{"topic": q["topic"][:40]}
+	if _, ef := transports.ParseConnect(httptest.NewRequest(http.MethodGet, "/sse?"+q.Encode(), nil)); ef != nil {
+		t.Fatalf("40 topics of 128 characters fit: %v", ef)
 	}
 }

@@ -191,6 +191,7 @@ func ReasonFor(err error) *CloseReason {
 var (
 	ErrClosed            = errors.New("transports: hub closed")
 	ErrAlreadySubscribed = errors.New("transports: already subscribed")
+	ErrTooManyTopics     = errors.New("transports: too many topics on one connection")
 	ErrNotSubscribed     = errors.New("transports: not subscribed")
 	ErrInvalidTopic      = errors.New("transports: invalid topic")
 	ErrInvalidData       = errors.New("transports: event data must be a JSON object")

@@ -26,6 +26,7 @@ const (
 	CodeNotFound           = "not_found"
 	CodeForbidden          = "forbidden"
 	CodeAlreadySubscribed  = "already_subscribed"
+	CodeTooManyTopics      = "too_many_topics"
 	CodeNotSubscribed      = "not_subscribed"
 	CodeTooManyConnections = "too_many_connections"
 	CodeSlowConsumer       = "slow_consumer"

@@ -52,8 +52,8 @@ func ParseCursors(s, single string) (Cursors, error) {
 	if s == "" {
 		return c, nil
 	}
-	if len(s) > 8192 {
-		return nil, fmt.Errorf("cursor is longer than 8192 bytes")
+	if len(s) > maxCursorText {
+		return nil, fmt.Errorf("cursor is longer than %d bytes", maxCursorText)
 	}
 	if !strings.Contains(s, "=") {
 		if single == "" {

@@ -14,7 +14,9 @@ const (
 	// catch-ups included, plus what the kernel has not sent yet.
 	DefaultQueueBytes = 1 << 20
 	// DefaultTopicTTL is how long a topic without subscribers is kept.
-	DefaultTopicTTL = time.Hour
+	DefaultTopicTTL = 10 * time.Minute
+	// DefaultMaxTopics caps the topics one connection follows.
+	DefaultMaxTopics = 128
 	// DefaultHeartbeat is the keep-alive cadence of both transports.
 	DefaultHeartbeat = 15 * time.Second
 	// DefaultIdleTimeout closes a WebSocket peer silent for that long.

@@ -38,8 +38,11 @@ type HubConfig struct {
 	QueueBytes int
 	// TopicTTL is how long a topic with no subscribers keeps its history
 	// and sequence before the hub forgets it (at the janitor's next sweep;
-	// it sweeps once a minute). 0 means DefaultTopicTTL (1h).
+	// it sweeps once a minute). 0 means DefaultTopicTTL (10m).
 	TopicTTL time.Duration
+	// MaxTopics caps the topics one connection follows; a Subscribe past
+	// it fails with ErrTooManyTopics. 0 means DefaultMaxTopics (128).
+	MaxTopics int
 	// Terminal reports whether an event of a kind ends the subscriptions
 	// made with EndOnTerminal (see SubscribeOptions). The demo sets it to
 	// taskstream.IsTerminal, so that a task's completed or failed event ends its
@@ -96,6 +99,7 @@ type Hub struct {
 	queue      int
 	queueBytes int
 	topicTTL   time.Duration
+	maxTopics  int
 	sweepEvery time.Duration // the janitor's period
 	terminal   func(kind string) bool
 	onPresence func(h *Hub, clientID string, online bool) error
@@ -133,6 +137,7 @@ func NewHub(cfg HubConfig) *Hub {
 		queue:      cfg.QueueSize,
 		queueBytes: cfg.QueueBytes,
 		topicTTL:   cfg.TopicTTL,
+		maxTopics:  cfg.MaxTopics,
 		sweepEvery: sweepEvery,
 		terminal:   cfg.Terminal,
 		onPresence: cfg.Presence,
@@ -156,6 +161,9 @@ func NewHub(cfg HubConfig) *Hub {
 	}
 	if h.topicTTL <= 0 {
 		h.topicTTL = DefaultTopicTTL
+	}
+	if h.maxTopics <= 0 {
+		h.maxTopics = DefaultMaxTopics
 	}
 	if h.terminal == nil {
 		h.terminal = func(string) bool { return false }

@@ -119,6 +119,12 @@ func ParseConnect(r *http.Request) (Stream, *ErrorFrame) {
 	if len(all) == 1 {
 		s.Single = all[0]
 	}
+	if n := maxCursorLen(all); n > maxCursorText && fields["topic"] == "" {
+		// The stream's SSE id (and a WebSocket's last_event_id) names every
+		// topic: one the server would not take back on a reconnect must not
+		// be handed out (EventSource stops for good on the 400).
+		fields["topic"] = fmt.Sprintf("these topics make a resume id of up to %d bytes, over the %d accepted back: follow fewer or shorter topics", n, maxCursorText)
+	}
 	cursor := q.Get("last_event_id")
 	if h := r.Header.Get("Last-Event-ID"); h != "" {
 		cursor = h
@@ -194,3 +200,20 @@ func (h *Hub) Attach(transport string, s Stream) (*Subscriber, Cursors, error) {
 
 // Done reports whether err means the stream simply finished.
 func Done(err error) bool { return errors.Is(err, ErrEnded) }
+
+// maxCursorText is the longest cursor text ParseCursors accepts.
+const maxCursorText = 8192
+
+// maxCursorLen is the longest the cursor text of a stream following
+// topics can get: "topic=seq" for each, comma-separated, seq up to 20
+// digits (a single-topic stream's bare seq is shorter).
+func maxCursorLen(topics []string) int {
+	n := 0
+	for i, t := range topics {
+		if i > 0 {
+			n++
+		}
+		n += len(t) + 1 + 20
+	}
+	return n
+}

@@ -48,6 +48,10 @@ func (s *Subscriber) Subscribe(topic string, opts SubscribeOptions) (uint64, err
 		s.mu.Unlock()
 		return 0, ErrAlreadySubscribed
 	}
+	if len(s.topics) >= s.hub.maxTopics {
+		s.mu.Unlock()
+		return 0, ErrTooManyTopics
+	}
 	s.mu.Unlock()
 
 	release, err := s.hub.follow(topic) // with a broker: followed and seeded (hub_broker.go)

@@ -159,6 +159,8 @@ func (c *conn) handle(b []byte) {
 		case err == nil:
 		case errors.Is(err, transports.ErrAlreadySubscribed):
 			fail(transports.CodeAlreadySubscribed, "already subscribed to "+cmd.Topic)
+		case errors.Is(err, transports.ErrTooManyTopics):
+			fail(transports.CodeTooManyTopics, "this connection follows as many topics as it may: unsubscribe from one first")
 		case transports.ReasonOf(err) != nil:
 			// The subscriber was closed meanwhile; the writer reports why.
 		default:
