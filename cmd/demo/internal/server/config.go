@@ -126,6 +126,11 @@ type Config struct {
 	// of them by a consistent hash of the topic name; the task queue and
 	// store live on the first. Default none: the in-memory hub, one node.
 	Redis []string
+	// Role is what this node does (--role): RoleAll (default: streams, API
+	// and task workers), RoleEdge (streams and API; tasks enqueued in Redis
+	// for workers elsewhere) or RoleWorker (task workers only, plus /healthz
+	// and /metrics). Edge and worker need Redis.
+	Role string
 	// SSEGzip gzips SSE streams for clients that accept it, flushed per
 	// batch (about 800 KB of compressor state per stream). Default off.
 	SSEGzip bool
@@ -239,6 +244,7 @@ func (c Config) Validate() error {
 	}
 	c.validateTLS(bad)
 	c.validateRedis(bad) // redis.go
+	c.validateRole(bad)  // roles.go
 	c.Hardening.validate(bad)
 	if _, err := ws.ParseCompression(c.WSCompression); err != nil {
 		bad("ws-compression", "%v", err)

@@ -41,6 +41,7 @@ const AdminTokenEnv = "TWINSTREAM_ADMIN_TOKEN"
 //	--tls-self-signed   serve HTTPS with a throwaway self-signed certificate (local runs)
 //	--ws-compression    WebSocket permessage-deflate: disabled (default), context-takeover, no-context-takeover
 //	--redis             a Redis URL, redis://[user:pass@]host:port/db (rediss:// for TLS); repeat for shards (default none: in-memory)
+//	--role              all (default: streams, API, task workers), edge (streams and API) or worker (task workers, /healthz, /metrics); edge and worker need --redis
 //	--sse-gzip          gzip SSE streams for clients that accept it, flushed per batch (default off)
 //	--cmd-rate, --cmd-burst          WebSocket commands per second per connection (default 100, burst 200; 0 = no limit)
 //	--publish-rate, --publish-burst  API publishes per second per client IP (default 1000, burst 1000; 0 = no limit)
@@ -85,6 +86,7 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key `file` of --tls-cert")
 	fs.BoolVar(&c.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a throwaway self-signed certificate (local runs)")
 	fs.Var((*redisList)(&c.Redis), "redis", "Redis `URL` redis://[user:pass@]host:port/db (rediss:// for TLS) making this server a node of several; repeat for shards (default none: in-memory)")
+	fs.StringVar(&c.Role, "role", RoleAll, "what this node does: `role` all (streams, API and task workers), edge (streams and API) or worker (task workers, /healthz and /metrics); edge and worker need --redis")
 	fs.StringVar(&c.WSCompression, "ws-compression", "disabled", "WebSocket permessage-deflate `mode`: disabled, context-takeover or no-context-takeover")
 	fs.BoolVar(&c.SSEGzip, "sse-gzip", false, "gzip SSE streams for clients that accept it, flushed per batch")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")

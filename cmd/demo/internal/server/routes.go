@@ -20,6 +20,11 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.accessLog, s.recoverPanic, s.guard) // guard.go: origins, limits, identity
+	e.GET("/healthz", s.healthz)
+	e.GET("/metrics", echo.WrapHandler(s.prom.handler()))
+	if !s.cfg.servesStreams() { // --role worker: nothing else
+		return e
+	}
 
 	e.POST("/api/tasks", s.createTask)
 	e.GET("/api/tasks", s.listTasks)
@@ -33,8 +38,6 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/ws/tasks/:id", s.taskStream(s.wsTasks.Stream(s.resolveTask)))
 	e.GET("/sse/tasks/:id", s.taskStream(s.sseTasks.Stream(s.resolveTask)))
 
-	e.GET("/healthz", s.healthz)
-	e.GET("/metrics", echo.WrapHandler(s.prom.handler()))
 	e.GET("/api/stats", s.apiStats)
 
 	// The page and its assets (/, /app.js, /style.css, ...). Echo's final

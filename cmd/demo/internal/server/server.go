@@ -210,7 +210,7 @@ func (s *Server) Start() error {
 			s.log.Error("serve failed", "err", err)
 		}
 	}()
-	s.log.Info("listening", "url", s.URL(), "admin", s.adminMode())
+	s.log.Info("listening", "url", s.URL(), "admin", s.adminMode(), "role", s.cfg.roleText())
 	return nil
 }
 
@@ -270,14 +270,18 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if err := s.runner.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("tasks: %w", err))
 	}
-	// 3. Let task streams deliver that event and end on their own.
-	graceFor := taskStreamGrace
-	if dl, ok := ctx.Deadline(); ok {
-		graceFor = min(graceFor, time.Until(dl)/2)
+	// 3. Let task streams deliver that event and end on their own (with
+	// Redis the tasks go on elsewhere: their streams are kicked and resume
+	// on another node).
+	if s.tasksEndOnShutdown() {
+		graceFor := taskStreamGrace
+		if dl, ok := ctx.Deadline(); ok {
+			graceFor = min(graceFor, time.Until(dl)/2)
+		}
+		grace, cancel := context.WithTimeout(ctx, graceFor)
+		_ = s.taskStreams.Wait(grace) // past the grace, step 4 kicks what is left
+		cancel()
 	}
-	grace, cancel := context.WithTimeout(ctx, graceFor)
-	_ = s.taskStreams.Wait(grace) // past the grace, step 4 kicks what is left
-	cancel()
 	// 4. Kick every other stream (WS 1001, SSE response ends).
 	s.hub.Close()
 	if err := s.closeBroker(); err != nil { // redis.go

@@ -1,14 +1,61 @@
 package server
 
-import "github.com/twinstream/twinstream/cmd/demo/internal/tasks"
+import (
+	"context"
+	"errors"
 
-// initTasks builds the task executor and store: in this process, in memory
-// (tasks.Runner, tasks.MemStore).
+	"github.com/redis/go-redis/v9"
+
+	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
+)
+
+// initTasks builds the task executor and store. Without --redis: in this
+// process, in memory (tasks.Runner, tasks.MemStore). With --redis: a
+// tasks.Queue on the first Redis, state in a tasks.RedisStore there, shared
+// by every node; this process runs Config.Workers workers unless its role
+// is edge.
 func (s *Server) initTasks() error {
-	s.store = tasks.NewMemStore(0)
-	s.runner = tasks.NewRunner(tasks.RunnerConfig{
-		Publisher: s.hub, Store: s.store, Workers: s.cfg.Workers, QueueSize: s.cfg.TaskQueue,
-		Logger: s.cfg.Logger.With("component", "tasks"),
+	log := s.cfg.Logger.With("component", "tasks")
+	if len(s.cfg.Redis) == 0 {
+		s.store = tasks.NewMemStore(0)
+		s.runner = tasks.NewRunner(tasks.RunnerConfig{
+			Publisher: s.hub, Store: s.store, Workers: s.cfg.Workers, QueueSize: s.cfg.TaskQueue, Logger: log,
+		})
+		return nil
+	}
+	opts, err := RedisOptions(s.cfg.Redis[0])
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(opts)
+	store := tasks.NewRedisStore(rdb, tasks.RedisStoreConfig{})
+	workers := 0
+	if s.cfg.runsWorkers() {
+		workers = s.cfg.Workers
+	}
+	q, err := tasks.NewQueue(tasks.QueueConfig{
+		Redis: rdb, Publisher: s.hub, Store: store, Workers: workers, MaxPending: s.cfg.TaskQueue, Logger: log,
 	})
+	if err != nil {
+		_ = rdb.Close()
+		return err
+	}
+	s.store, s.runner = store, &redisTasks{Queue: q, rdb: rdb}
 	return nil
+}
+
+// tasksEndOnShutdown reports whether Shutdown ends running tasks (in
+// memory: they fail with a terminal event the task streams deliver) or
+// hands them back to the Redis queue, for another worker to continue.
+func (s *Server) tasksEndOnShutdown() bool { return len(s.cfg.Redis) == 0 }
+
+// redisTasks is the Queue with the Redis client it owns.
+type redisTasks struct {
+	*tasks.Queue
+	rdb redis.UniversalClient
+}
+
+// Shutdown stops the queue, then closes its Redis client.
+func (r *redisTasks) Shutdown(ctx context.Context) error {
+	return errors.Join(r.Queue.Shutdown(ctx), r.rdb.Close())
 }
