@@ -139,6 +139,7 @@ const peersNotes = `- **latency from schedule** is receive time − the time the
 - **server CPU per delivery** is the server process's utime+stime over the publishing phase ÷ deliveries (/proc of the spawned process; it includes handling one publish request per event).
 - **server RSS per connection** (connect): (RSS with every connection open − RSS before) ÷ connections open.
 - **reconnect**: every connection of the transport is dropped at once (twinstream: POST /api/admin/drop; Centrifugo: its disconnect API, with a reconnect code, for the user the clients connect as; FastAPI: POST /admin/drop); times run from the drop to each client's next connection. **Lost after the drop** is what the server could not give back: twinstream resumes from its history (last_event_id / Last-Event-ID), Centrifugo recovers from its channel history (offset and epoch), the FastAPI design has no history.
+- **SSE reconnect timing follows each server's retry:**: the clients wait what the server announces, as browsers do (twinstream: 2 s, spread per response; the FastAPI peer: 2 s); Centrifugo's SSE announces none, so its clients use their own first delay (250 ms). Compare SSE "all back" with that in mind; WebSocket clients back off the same way for every server.
 - A run against a server that cannot do a scenario says "not supported by target" and why.
 `
 
