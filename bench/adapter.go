@@ -93,6 +93,7 @@ type pubEvent struct {
 	due   time.Time // when the schedule meant to publish it
 	epoch int       // twinstream: the spawned server's life (restarts)
 	size  int       // bytes of data
+	kind  string    // its data: Config.Payload's kinds (payloads.go; "" padding)
 }
 
 // AdapterSpec tells a worker how its clients speak to a target that is not

@@ -18,6 +18,9 @@ type clientParams struct {
 	Backoff    transports.Backoff
 	OnEvent    func(transports.WireEvent)
 	OnControl  func([]byte)
+	// WSCompression is the WebSocket client's permessage-deflate mode
+	// (ws.ParseCompression's names).
+	WSCompression string
 }
 
 // clientRunner runs one transport client until ctx ends or its stream ends
@@ -28,8 +31,12 @@ func runnerFor(transport string) (clientRunner, error) {
 	switch transport {
 	case WS:
 		return func(ctx context.Context, p clientParams) error {
+			mode, err := ws.ParseCompression(p.WSCompression)
+			if err != nil {
+				return err
+			}
 			return ws.NewClient(ws.ClientConfig{URL: p.URL, HTTPClient: p.HTTPClient, Backoff: p.Backoff,
-				OnEvent: p.OnEvent, OnControl: p.OnControl}).Run(ctx)
+				OnEvent: p.OnEvent, OnControl: p.OnControl, Compression: mode}).Run(ctx)
 		}, nil
 	case SSE:
 		return func(ctx context.Context, p clientParams) error {

@@ -36,7 +36,7 @@ const (
 )
 
 // Scenarios lists every scenario, in the order `loadgen full` runs them.
-var Scenarios = []string{ScenarioFanout, ScenarioSweep, ScenarioConnect, ScenarioReconnect, ScenarioTasks, ScenarioHazards}
+var Scenarios = []string{ScenarioFanout, ScenarioSweep, ScenarioConnect, ScenarioReconnect, ScenarioTasks, ScenarioHazards, ScenarioCompression}
 
 // DefaultSuite lists the scenarios of the default comparison (`loadgen`
 // with no command): every one but the long saturation sweep.
@@ -122,6 +122,21 @@ type Config struct {
 	// one, see Hazards; --hazards).
 	Hazards []string `json:"hazards,omitempty"`
 
+	// SSEHTTP are the HTTP versions SSE runs over (--sse-http 1, 2 or 1,2;
+	// default 1): with 2, SSE clients multiplex their streams over HTTP/2
+	// (result key "sse-h2") and every transport of the run speaks TLS to
+	// a spawned server with --tls-self-signed. WSCompression is the
+	// WebSocket permessage-deflate mode (--ws-compression disabled,
+	// context-takeover, no-context-takeover; results "ws-deflate",
+	// "ws-deflate-nct") and SSEGzip gzip on SSE streams (--sse-gzip;
+	// "sse-gzip"): the spawned server offers them, the clients ask.
+	SSEHTTP       []int  `json:"sse_http,omitempty"`
+	WSCompression string `json:"ws_compression,omitempty"`
+	SSEGzip       bool   `json:"sse_gzip,omitempty"`
+	// Payload is the kind of event data (--payload padding, progress,
+	// doc2k; payloads.go). Default padding.
+	Payload string `json:"payload,omitempty"`
+
 	// The sweep scenario: at Subscribers[0] subscribers, the rate starts at
 	// SweepStart events/s per topic, then takes each multiple of SweepStep
 	// above it (10, 20, 40, 60… for 10 and 20) up to SweepMax; each step
@@ -182,6 +197,8 @@ func Defaults(scenario string) Config {
 	switch scenario {
 	case ScenarioFanout:
 		c.Subscribers = []int{100, 500, 1000}
+	case ScenarioCompression: // 1,000 subscribers, 10 events/s, 10 s per payload and leg (compression.go)
+		c.Subscribers = []int{1000}
 	case ScenarioSweep:
 		c.Subscribers = []int{5000}
 		c.SweepStart, c.SweepStep, c.SweepMax = 10, 20, 400
@@ -262,7 +279,7 @@ func (c Config) Validate(scenario string) error {
 		return fmt.Errorf("--spawn %s and --target: give one", c.Spawn)
 	}
 	switch scenario {
-	case ScenarioFanout, ScenarioReconnect, ScenarioSweep:
+	case ScenarioFanout, ScenarioReconnect, ScenarioSweep, ScenarioCompression:
 		if len(c.Subscribers) == 0 || slices.Min(c.Subscribers) < 1 {
 			return fmt.Errorf("--subscribers must be at least 1")
 		}
@@ -308,6 +325,9 @@ func (c Config) Validate(scenario string) error {
 	}
 	if c.ServerCPUProfile != "" && c.spawnKind() != KindTwinstream {
 		return fmt.Errorf("--server-cpuprofile needs a spawned twinstream demo server")
+	}
+	if err := c.validateDeploy(); err != nil { // (legs.go)
+		return err
 	}
 	if scenario == ScenarioHazards {
 		if len(c.Targets) > 0 {

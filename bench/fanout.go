@@ -18,7 +18,7 @@ func (r *Runner) fanout(ctx context.Context, res *Result) error {
 			st.name = strconv.Itoa(n)
 		}
 		step := SweepStep{Subscribers: n, Rate: c.Rate, Transports: map[string]*TransportResult{}}
-		for _, transport := range c.Transports {
+		for _, transport := range c.legNames() { // ws, sse, sse-h2, ws-deflate… (legs.go)
 			if ctx.Err() != nil {
 				break
 			}
@@ -149,12 +149,14 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	n, rate := st.n, st.rate
 	label := fmt.Sprintf(st.label, transport)
 	topics := topicNames("fanout", c.Topics)
-	ph, err := r.connectAll(ctx, label, ts, transport, r.specs(transport, ts, streamsFor(transport, topics), n, leanClients), n)
+	lg := legOf(transport) // a transport, its HTTP version and compression (legs.go)
+	ph, err := r.connectAll(ctx, label, ts, lg.transport, r.specs(lg.transport, ts, streamsFor(lg.transport, topics), n, lg.clients(leanClients, c.TLS())), n)
 	if err != nil {
 		return nil, err
 	}
 	defer ph.close()
 	pub := newTargetPublisher(ts, topics, rate, c.Size)
+	pub.payload = c.Payload
 	ph.mu.Lock()
 	ph.status = func() string { return pub.stats().status() }
 	ph.mu.Unlock()
@@ -168,6 +170,7 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 		pub.run(ctx, c.Duration.D())
 	}
 	tr, _, err := r.endMeasured(ctx, ph, pub, ts, label, start, &mark)
+	legResult(tr, n)
 	if prof != nil {
 		if perr := <-prof; perr != nil {
 			fmt.Fprintf(r.logw(), "[%s] server CPU profile: %v\n", label, perr)

@@ -66,6 +66,7 @@ type pollConn struct {
 	partial []byte     // received bytes not consumed yet (an incomplete frame)
 	heard   bool       // anything arrived (read by serve after done)
 	last    time.Time  // when something last arrived (reactor only)
+	tap     *wireTap   // the connection's wire meter, fed what the reactor reads (wiredial.go)
 
 	mu     sync.Mutex // guards closed and the fd's use outside the reactor
 	closed bool
@@ -136,11 +137,12 @@ func (p *leanPoller) close() {
 // returns whether anything arrived and why it ended. leftover is what
 // arrived with the response headers.
 func (p *leanPoller) serve(ctx context.Context, conn net.Conn, leftover []byte, proto leanProto, idle time.Duration) (bool, error) {
+	tap := wireTapOf(conn)
 	fd, err := detach(conn)
 	if err != nil {
 		return false, err
 	}
-	pc := &pollConn{fd: fd, proto: proto, idle: idle, done: make(chan error, 1), last: time.Now()}
+	pc := &pollConn{fd: fd, proto: proto, idle: idle, done: make(chan error, 1), last: time.Now(), tap: tap}
 	if len(leftover) > 0 {
 		pc.heard = true
 		n, err := proto.feed(leftover, pc.last, pc)
@@ -291,6 +293,10 @@ func (r *reactor) readable(pc *pollConn, now time.Time) {
 		return
 	}
 	pc.heard, pc.last = true, now
+	if pc.tap != nil {
+		pc.tap.socket(n, 0)
+		pc.tap.feed(buf[:n])
+	}
 	data := r.buf[:n]
 	if len(pc.partial) > 0 {
 		pc.partial = pc.partial[:len(pc.partial)+n]

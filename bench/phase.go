@@ -501,6 +501,8 @@ func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
 	tr := &TransportResult{Connections: Connections{Failures: map[string]int{}}}
 	lat, sched, conn := NewHist(), NewHist(), NewHist()
 	var tally Tally
+	var wire WireCount // what the clients' sockets saw (wire.go)
+	haveWire := false
 	var firstErr error
 	workerPeak := 0
 	for _, w := range results {
@@ -517,6 +519,10 @@ func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
 			pair.dst.Merge(h)
 		}
 		tally.Add(w.Tally)
+		if w.Wire != nil {
+			wire.Add(*w.Wire)
+			haveWire = true
+		}
 		tr.Connections.Attempted += w.Attempted
 		tr.Connections.Established += w.Established
 		tr.Connections.Failed += w.Failed
@@ -559,6 +565,9 @@ func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
 	}
 	tr.Expected, tr.Delivered, tr.Lost = tally.Expected, tally.Delivered, tally.Lost
 	tr.Duplicates, tr.OutOfOrder, tr.Resets = tally.Duplicates, tally.OutOfOrder, tally.Resets
+	if haveWire {
+		tr.Wire = wireResult(wire, tally.Delivered, time.Since(p.start))
+	}
 	return tr, firstErr
 }
 

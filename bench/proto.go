@@ -58,6 +58,13 @@ type WorkerSpec struct {
 	CPUProfile string `json:"cpu_profile,omitempty"`
 	// ProgressEvery is the progress interval (default 1s).
 	ProgressEvery Duration `json:"progress_every"`
+	// HTTP2 runs SSE clients over HTTP/2 (an https target): many streams
+	// per TCP connection (wiredial.go). WSCompression is the WebSocket
+	// clients' permessage-deflate mode (ws.ParseCompression's names; ""
+	// is off). Gzip makes SSE clients accept gzip.
+	HTTP2         bool   `json:"http2,omitempty"`
+	WSCompression string `json:"ws_compression,omitempty"`
+	Gzip          bool   `json:"gzip,omitempty"`
 	// Adapters, when set, has one entry per target: how the clients of
 	// a target that is not twinstream speak to it (nil entries are
 	// twinstream servers). Such clients are always lean clients.
@@ -142,6 +149,9 @@ type WorkerResult struct {
 	// Drained says whether every client reached the end of every window
 	// before the drain timeout.
 	Drained bool `json:"drained"`
+	// Wire is what the clients' sockets received and sent, classified
+	// (wiretap.go).
+	Wire *WireCount `json:"wire,omitempty"`
 }
 
 // Final is the last event one client received, and whether its stream

@@ -38,6 +38,8 @@ type publisher struct {
 	size     int
 	inFlight int // bound per target and topic
 	epoch    atomic.Int64
+	// payload is the data's kind (Config.Payload).
+	payload string
 
 	// gate: a publish holds it shared; pauseFor holds it exclusively to
 	// switch servers (restart) with no request in flight.
@@ -86,7 +88,8 @@ func newTargetPublisher(ts []*target, topics []string, rate float64, size int) *
 	}
 	// Enough idle connections to reuse one per request in flight.
 	conns := min(maxInFlight*len(topics), 1024)
-	tr := &http.Transport{MaxIdleConns: conns * len(targets), MaxIdleConnsPerHost: conns, DisableCompression: true}
+	tr := &http.Transport{MaxIdleConns: conns * len(targets), MaxIdleConnsPerHost: conns, DisableCompression: true,
+		TLSClientConfig: insecureTLS()} // https: the spawned demo's --tls-self-signed
 	return &publisher{
 		// An overloaded server answers late, not never: a publish is an
 		// error only after a minute (a late answer shows as lag and in the
@@ -191,7 +194,7 @@ func (p *publisher) publishOne(ctx context.Context, ti int, target adapter, topi
 	p.mu.Unlock()
 	// The request is not cut when the run ends: an event the server
 	// published must be in the window, or its deliveries would go uncounted.
-	seq, err := target.publish(context.WithoutCancel(ctx), p.client, topic, pubEvent{index: index, due: due, epoch: epoch, size: p.size})
+	seq, err := target.publish(context.WithoutCancel(ctx), p.client, topic, pubEvent{index: index, due: due, epoch: epoch, size: p.size, kind: p.payload})
 	took := time.Since(due)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -226,7 +229,7 @@ func postEvent(ctx context.Context, client *http.Client, endpoint string, ev pub
 	body, _ := json.Marshal(struct {
 		Event string          `json:"event"`
 		Data  json.RawMessage `json:"data"`
-	}{EventKind, Payload(ev.epoch, ev.due, ev.size)})
+	}{EventKind, payloadFunc(ev.kind)(ev.epoch, ev.due, ev.size)})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return 0, err

@@ -53,6 +53,9 @@ type SweepStep struct {
 	Rate        float64                     `json:"rate,omitempty"` // events/s per topic
 	Transports  map[string]*TransportResult `json:"transports"`
 	Floor       *TransportResult            `json:"floor,omitempty"`
+
+	// Payload is the compression scenario's payload kind.
+	Payload string `json:"payload,omitempty"`
 }
 
 // Saturation is one transport's (or the floor's) outcome of the sweep
@@ -171,6 +174,12 @@ type TransportResult struct {
 	// VsFloor is this transport's figures as multiples of the floor's
 	// (Result.Floor or the step's), when the floor ran.
 	VsFloor *FloorMultiples `json:"vs_floor,omitempty"`
+	// Wire is the bytes on the wire per delivered event, counted at the
+	// clients' sockets (fanout, sweep; wire.go).
+	Wire *WireResult `json:"wire,omitempty"`
+	// ServerBytesPerSubscriber is (peak server RSS − RSS before the
+	// clients) / subscribers (fanout).
+	ServerBytesPerSubscriber float64 `json:"server_bytes_per_subscriber,omitempty"`
 
 	Reconnect *Reconnect   `json:"reconnect,omitempty"`
 	Tasks     *TasksResult `json:"tasks,omitempty"`

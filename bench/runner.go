@@ -116,6 +116,8 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 		err = r.sweep(ctx, res)
 	case ScenarioHazards:
 		err = r.hazards(ctx, res)
+	case ScenarioCompression:
+		err = r.compression(ctx, res)
 	}
 	for t, why := range skipped { // (a scenario may have replaced res.Transports)
 		if res.Transports[t] == nil {
@@ -202,6 +204,7 @@ func (r *Runner) serverArgs() []string {
 	if r.Config.SSERetry > 0 {
 		args = append(args, "--sse-retry", r.Config.SSERetry.D().String())
 	}
+	args = append(args, r.Config.deployFlags(r.Config.legNames())...) // TLS, compression (legs.go)
 	args = append(args, r.Config.deployFlags(r.Config.legNames())...) // TLS, compression (legs.go)
 	return append(args, r.Config.ServerArgs...)
 }

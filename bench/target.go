@@ -43,7 +43,7 @@ func (t *target) setProcess(p *serverProc) {
 
 // newTarget returns a twinstream server at base URL u.
 func newTarget(u string, proc *serverProc) *target {
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4, TLSClientConfig: insecureTLS()}}
 	t := &target{url: u, proc: proc, metrics: metricsClient{http: c, base: u}}
 	t.adapter = twinstreamAdapter{t}
 	return t

@@ -56,6 +56,8 @@ func (c *wclient) runLoop(url string) {
 		Backoff:    c.w.spec.Backoff.Backoff(),
 		OnEvent:    func(e transports.WireEvent) { c.sub.Event(e, time.Now()) },
 		OnControl:  c.control,
+		// (wiredial.go meters the connections underneath)
+		WSCompression: c.w.spec.WSCompression,
 	}
 	err := c.w.run(c.ctx, p)
 	switch {

@@ -130,6 +130,10 @@ type worker struct {
 	dialSem chan struct{}
 	httpTs  []*http.Transport
 	lean    *leanPoller // Client lean: runs the connections' receive sides
+	// rts, per source address: httpTs[i], or an HTTP/2 pool; wire counts
+	// and classifies every connection's bytes (wiredial.go).
+	rts  []http.RoundTripper
+	wire *wireMeter
 
 	connectMu   sync.Mutex
 	connectHist *hdr.Histogram
@@ -182,13 +186,19 @@ func newWorker(parent context.Context, spec WorkerSpec, out *lockedEncoder) (*wo
 	if len(ips) == 0 {
 		ips = []string{""}
 	}
+	w.wire = newWireMeter(spec)
 	for _, ip := range ips {
 		t, err := newHTTPTransport(ip, spec.HandshakeTimeout.D())
 		if err != nil {
 			cancel()
 			return nil, err
 		}
-		w.httpTs = append(w.httpTs, t)
+		rt, err := w.wire.instrument(t, ip, spec.HandshakeTimeout.D())
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		w.httpTs, w.rts = append(w.httpTs, t), append(w.rts, rt)
 	}
 	if spec.Client == ClientLean || len(spec.Adapters) > 0 {
 		if w.lean, err = newLeanPoller(); err != nil {
@@ -260,7 +270,7 @@ func (w *worker) pace() {
 			target = min(max(w.spec.Streams[stream].Target, 0), nt-1)
 		}
 		t := w.httpTs[i%len(w.httpTs)]
-		c := &wclient{w: w, idx: i, stream: stream, base: t, dial: t.DialContext,
+		c := &wclient{w: w, idx: i, stream: stream, base: w.rts[i%len(w.rts)], dial: t.DialContext,
 			sub: w.rec.NewSub(i, target, w.spec.Streams[stream].Topics)}
 		c.ctx, c.cancel = context.WithCancel(w.ctx)
 		w.clientsMu.Lock()
@@ -358,6 +368,8 @@ func (w *worker) finish(ctx context.Context, windows []Window, drain time.Durati
 	}
 	w.failMu.Unlock()
 	res.Reconnects = int(w.reconnects.Load())
+	wire := w.wire.total()
+	res.Wire = &wire
 	failed := 0
 	for _, c := range w.snapshot() {
 		if len(windows) > 0 {
@@ -434,6 +446,7 @@ func (w *worker) stop() {
 	for _, t := range w.httpTs {
 		t.CloseIdleConnections()
 	}
+	w.wire.close()
 	if w.lean != nil {
 		w.lean.close()
 	}

@@ -211,5 +211,108 @@ func summaryHazards(w io.Writer, r *bench.Result) {
 
 // measuredFacts are the facts of an HTTP/2 or compression measurement.
 func measuredFacts(kind string, r *bench.Result, src string) []Fact {
+	switch kind {
+	case factHTTP2:
+		var parts []string
+		for _, name := range []string{bench.SSE, bench.SSEH2, bench.WS} {
+			tr := r.Transports[name]
+			if tr == nil {
+				continue
+			}
+			parts = append(parts, legFigures(name, tr))
+		}
+		n := 0
+		if len(r.Config.Subscribers) > 0 {
+			n = r.Config.Subscribers[len(r.Config.Subscribers)-1]
+		}
+		return []Fact{{Topic: fmt.Sprintf("SSE over HTTP/2 vs HTTP/1.1 vs WebSocket (%s subscribers, TLS)", num(n)),
+			Fixed: strings.Join(parts, "; "), Fix: "serve HTTPS with HTTP/2 (demo --tls-cert/--tls-key): SSE streams share a few TCP connections", Source: src}}
+	case factCompression:
+		var out []Fact
+		for _, s := range r.Sweep {
+			var parts []string
+			for _, name := range bench.CompressionLegs {
+				tr := s.Transports[name]
+				if tr == nil || tr.Wire == nil {
+					continue
+				}
+				parts = append(parts, fmt.Sprintf("%s %.0f B/event on the wire, %.1f µs server CPU/delivery, %s B server memory/subscriber",
+					name, tr.Wire.BytesPerEvent, tr.ServerCPUUsPerDelivery, num(int64(tr.ServerBytesPerSubscriber))))
+			}
+			payload := 0.0
+			if tr := s.Transports[bench.WS]; tr != nil && tr.Wire != nil {
+				payload = tr.Wire.PayloadBytesPerEvent
+			}
+			out = append(out, Fact{Topic: fmt.Sprintf("compression, %s payload (%.0f B event JSON)", s.Payload, payload),
+				Fixed: strings.Join(parts, "; "), Fix: "permessage-deflate (--ws-compression) or --sse-gzip where bytes cost more than CPU and memory", Source: src})
+		}
+		return out
+	}
 	return nil
+}
+
+// legFigures sums a leg up in a line.
+func legFigures(name string, tr *bench.TransportResult) string {
+	s := fmt.Sprintf("%s p99 %.1f ms, %.1f µs server CPU/delivery", name, tr.LatencyMS.P99, tr.ServerCPUUsPerDelivery)
+	if tr.Wire != nil {
+		s += fmt.Sprintf(", %s TCP connections, %.0f B/event on the wire", num(tr.Wire.TCPConnectionsPeak), tr.Wire.BytesPerEvent)
+	}
+	if tr.ServerBytesPerSubscriber > 0 {
+		s += fmt.Sprintf(", %s B server memory/subscriber", num(int64(tr.ServerBytesPerSubscriber)))
+	}
+	return s
+}
+
+// writeCompression renders the compression scenario: per payload, each
+// leg's bytes on the wire, CPU and memory.
+func writeCompression(w io.Writer, r *bench.Result) {
+	fmt.Fprintf(w, "## Compression\n\n| payload | leg | event JSON (B) | on the wire per event (B) | compressed payload per event (B) | × payload | server CPU µs/delivery | loadgen CPU µs/delivery | server memory per subscriber (B) | p99 (ms) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range r.Sweep {
+		for _, name := range bench.CompressionLegs {
+			tr := s.Transports[name]
+			if tr == nil || tr.Wire == nil {
+				continue
+			}
+			ratio := "–"
+			if p := tr.Wire.PayloadBytesPerEvent; p > 0 {
+				ratio = fmt.Sprintf("%.2f", tr.Wire.BytesPerEvent/p)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.0f | %.1f | %.1f | %s | %s | %s | %s | %s |\n", s.Payload, name, tr.Wire.PayloadBytesPerEvent,
+				tr.Wire.BytesPerEvent, tr.Wire.CompressedPerEvent, ratio, us(tr.ServerCPUUsPerDelivery), us(tr.LoadgenCPUUsPerDelivery),
+				num(int64(tr.ServerBytesPerSubscriber)), ms(tr.LatencyMS.P99))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func hasWire(t *bench.TransportResult) bool { return t.Wire != nil && t.Delivered > 0 }
+
+func bytesPer(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+// wireRows are the comparison table's rows of bytes on the wire per
+// delivered event (bench.WireResult), TCP connections and server memory
+// per subscriber.
+var wireRows = []row{
+	{"wire bytes per event received (socket; setup and heartbeats apart)", func(t *bench.TransportResult) string { return bytesPer(t.Wire.BytesPerEvent) }, hasWire},
+	{"  of which payload (event JSON, uncompressed)", func(t *bench.TransportResult) string {
+		if t.Wire.PayloadBytesPerEvent == 0 {
+			return "compressed"
+		}
+		return bytesPer(t.Wire.PayloadBytesPerEvent)
+	}, hasWire},
+	{"  framing (WS frame headers; SSE data: and line ends)", func(t *bench.TransportResult) string { return bytesPer(t.Wire.FramingPerEvent) }, hasWire},
+	{"  chunked encoding", func(t *bench.TransportResult) string { return bytesPer(t.Wire.ChunkedPerEvent) }, hasWire},
+	{"  SSE id: lines", func(t *bench.TransportResult) string { return bytesPer(t.Wire.IDLinesPerEvent) }, hasWire},
+	{"  HTTP/2 frames", func(t *bench.TransportResult) string { return bytesPer(t.Wire.H2FramingPerEvent) }, hasWire},
+	{"  TLS records", func(t *bench.TransportResult) string { return bytesPer(t.Wire.TLSPerEvent) }, hasWire},
+	{"  compressed payload (with its SSE fields)", func(t *bench.TransportResult) string { return bytesPer(t.Wire.CompressedPerEvent) }, hasWire},
+	{"heartbeat bytes per connection-minute", func(t *bench.TransportResult) string { return bytesPer(t.Wire.HeartbeatBytesPerConnMinute) }, hasWire},
+	{"setup bytes per TCP connection (TLS handshake, heads, first frames)", func(t *bench.TransportResult) string { return bytesPer(t.Wire.SetupBytesPerConn) }, hasWire},
+	{"bytes sent by the clients per event (requests, pongs, masks, flow control)", func(t *bench.TransportResult) string { return bytesPer(t.Wire.UpstreamBytesPerEvent) }, hasWire},
+	{"TCP connections opened / peak", func(t *bench.TransportResult) string {
+		return num(t.Wire.TCPConnections) + " / " + num(t.Wire.TCPConnectionsPeak)
+	}, func(t *bench.TransportResult) bool { return t.Wire != nil }},
+	{"server memory per subscriber (RSS peak − before) / subscribers (bytes)", func(t *bench.TransportResult) string {
+		return num(int64(t.ServerBytesPerSubscriber))
+	}, func(t *bench.TransportResult) bool { return t.ServerBytesPerSubscriber > 0 }},
 }

@@ -148,6 +148,9 @@ func Markdown(w io.Writer, r *bench.Result, charts []string) {
 		fmt.Fprintf(w, "**Interrupted**: the run was stopped early; figures cover what was measured.\n\n")
 	}
 	fmt.Fprintf(w, "%s\n\n", describe(r))
+	if r.Scenario == bench.ScenarioCompression { // per payload and mode (deploy.go)
+		writeCompression(w, r)
+	}
 	if r.Hazards != nil { // no transports to compare: what each configuration did (deploy.go)
 		writeHazards(w, r)
 		fmt.Fprintf(w, "## Environment\n\n%s\n", envText(r))
@@ -225,6 +228,9 @@ func describe(r *bench.Result) string {
 	case bench.ScenarioConnect:
 		fmt.Fprintf(&b, "Workload: ramp to %d idle connections per transport at %g/s, hold %s. Clients do not reconnect: any lost connection is a failure.",
 			c.Connections, c.RampRate, c.Hold.D())
+	case bench.ScenarioCompression:
+		fmt.Fprintf(&b, "Workload: %s subscribers per leg on %d topic(s), %g events/s for %s, for each payload (a task progress event, a 2 KB JSON document) and each leg: WebSocket without compression, with permessage-deflate (context takeover, and none), SSE without and with gzip (flushed per batch); a fresh demo server per leg offering both.",
+			ints(c.Subscribers[:1]), c.Topics, c.Rate, c.Duration.D())
 	case bench.ScenarioHazards:
 		fmt.Fprintf(&b, "Deployment hazards, each run through the real thing in front of spawned demo servers (nginx with a generated config, a gzip middleware, headless Chromium), broken and fixed; every figure is what a client saw.")
 	case bench.ScenarioTasks:

@@ -65,7 +65,7 @@ func (rw row) shows(t *bench.TransportResult) bool {
 
 const notSupportedLabel = "not supported by target"
 
-var rows = []row{
+var rows = append([]row{
 	{notSupportedLabel, func(t *bench.TransportResult) string {
 		return strings.TrimPrefix(t.NotSupported, "not supported by target: ")
 	},
@@ -173,7 +173,7 @@ var rows = []row{
 		}
 		return ms(t.Publisher.RequestMS.P99) + " / " + ms(t.Publisher.MaxLagMS) + " / " + num(t.Publisher.PeakInFlight)
 	}, func(t *bench.TransportResult) bool { return t.Publisher != nil }},
-}
+}, wireRows...) // bytes on the wire, TCP connections, memory per subscriber (deploy.go)
 
 // column is one column of the comparison: a transport, or the floor.
 type column struct {

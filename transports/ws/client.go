@@ -75,6 +75,10 @@ type ClientConfig struct {
 	OnControl func(raw []byte)
 	// OnState reports state changes. It runs on Run's goroutine.
 	OnState func(ClientState)
+	// Compression is the permessage-deflate mode the client asks for
+	// (coder/websocket's modes; the default asks for none). The read
+	// limit applies to a message's decompressed size.
+	Compression websocket.CompressionMode
 }
 
 // ClientStats are a Client's counters since it was created.

@@ -21,7 +21,7 @@ import (
 // session runs one connection: dial, re-subscribe, read until it ends.
 // heard reports whether anything arrived (which resets the backoff).
 func (c *Client) session(ctx context.Context) (heard bool, err error) {
-	opts := &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient}
+	opts := &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient, CompressionMode: c.cfg.Compression}
 	idle := c.idleTimeout()
 	var watch *client.Watchdog
 	dctx, dialDone := ctx, context.CancelFunc(func() {})

@@ -49,6 +49,10 @@
 //	                      the server runs with --pprof on a free loopback port; FILE gets -<transport>
 //	                      (and -<subscribers> or -<rate>eps for a multi-step run) before its extension
 //	--floor=false         fanout, sweep: skip the floor (plain TCP, one write per delivery; on by default)
+//	--sse-http 1|2|1,2    SSE over HTTP/1.1 and/or HTTP/2 (result "sse-h2"; HTTP/2 runs every transport over TLS)
+//	--ws-compression MODE WebSocket permessage-deflate: disabled, context-takeover ("ws-deflate"), no-context-takeover ("ws-deflate-nct")
+//	--sse-gzip            gzip on SSE streams, flushed per batch ("sse-gzip")
+//	--payload KIND        event data: padding (--size bytes), progress (a task progress event), doc2k (a 2 KB JSON document)
 //	--hazards LIST        hazards: which to run (default all: proxy-buffering, proxy-websocket-upgrade,
 //	                      gzip-middleware, proxy-idle-timeout, browser-connection-limit)
 //	--sweep-start R, --sweep-step S, --sweep-max M   sweep: rates R, then every multiple of S above R, up to M (10, 20, 400)
@@ -229,6 +233,14 @@ func parseFlagsOver(scenario string, base bench.Config, args []string, stderr io
 	fs.BoolVar(&c.InProcess, "in-process", false, "run workers as goroutines (small runs only)")
 	fs.StringVar(&c.ProfileDir, "worker-cpuprofile", "", "directory for the worker processes' CPU profiles")
 	fs.StringVar(&c.ServerCPUProfile, "server-cpuprofile", "", "CPU profile of each spawned server over the publishing phase (FILE gets -<transport> before its extension)")
+	fs.Func("sse-http", "HTTP versions SSE runs over: 1, 2 or 1,2 (2: HTTP/2 over TLS, many streams per TCP connection; every transport then uses TLS)", func(v string) error {
+		n, err := bench.ParseHTTPVersions(v)
+		c.SSEHTTP = n
+		return err
+	})
+	fs.StringVar(&c.WSCompression, "ws-compression", c.WSCompression, "WebSocket permessage-deflate: disabled, context-takeover or no-context-takeover (the spawned server offers it, the clients ask)")
+	fs.BoolVar(&c.SSEGzip, "sse-gzip", c.SSEGzip, "gzip SSE streams (the spawned server's --sse-gzip; the clients accept gzip)")
+	fs.StringVar(&c.Payload, "payload", c.Payload, "event data: padding (--size bytes, the default), progress (a task progress event), doc2k (a 2 KB JSON document)")
 	fs.Func("hazards", "hazards: which to run, comma-separated (default all: "+strings.Join(bench.Hazards, ",")+")", func(v string) error {
 		c.Hazards = splitList(v)
 		return nil
@@ -394,6 +406,7 @@ Flags:
   --sse-retry D         spawned server's retry:         --ws-backoff-initial/-max D, --ws-backoff-jitter F
   --sse-jitter F        SSE jitter around retry: (-1 = none, browser-style)
   --admin-token T       admin bearer token for --target --no-report    JSON only      --quiet  no progress
+  --sse-http 1|2|1,2    SSE over HTTP/1.1 and/or HTTP/2 (TLS)  --ws-compression MODE  --sse-gzip  --payload padding|progress|doc2k
   --hazards LIST        hazards to run (default all)
   --floor=false         skip the floor (plain TCP, one write per delivery) that fanout and sweep run after the transports
   --sweep-start R --sweep-step S --sweep-max M   sweep rates: R, then each multiple of S above R, up to M (10, 20, 400)

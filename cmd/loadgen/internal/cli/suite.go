@@ -52,6 +52,11 @@ func FullConfig(scenario string) bench.Config {
 	case bench.ScenarioTasks:
 		c.Tasks, c.Watchers = 100, 20
 		c.TaskFiles, c.TaskStepMS = 20, 100
+	case bench.ScenarioCompression:
+		// 2 payloads × 5 legs, 1,000 subscribers × 10 events/s for 30 s each.
+		c.Subscribers = []int{1000}
+		c.Rate, c.Duration = 10, bench.Duration(30*time.Second)
+		c.Drain = bench.Duration(30 * time.Second)
 	}
 	return c
 }
