@@ -182,3 +182,45 @@ func TestConnectRefusesAnIDItCouldNotTakeBack(t *testing.T) {
 		t.Fatalf("40 topics of 128 characters fit: %v", ef)
 	}
 }
+
+// Issue 10, "history is capped by event count, not bytes": 5,200 POSTs of
+// 60 KB to 5 topics with no subscribers held ~657 MB. A topic's history is
+// bounded in bytes too (its oldest events go first, and a resume from
+// before them gets a reset), and all topics' together: past the global
+// budget the longest-idle topics without subscribers are forgotten.
+func TestHistoryBoundedInBytes(t *testing.T) {
+	h := transports.NewHub(transports.HubConfig{History: 1000, TopicHistoryBytes: 256 << 10, HistoryBytes: 1 << 20})
+	defer h.Close()
+	data := `{"pad":"` + strings.Repeat("x", 60<<10) + `"}`
+	for i := range 100 {
+		publish(t, h, fmt.Sprintf("t%d", i%20), "big", data)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.HistoryBytes() > 1<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("history holds %d bytes, over its 1 MiB budget", h.HistoryBytes())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// One topic alone: 100 events of 60 KB keep only the newest ~256 KB.
+	h2 := transports.NewHub(transports.HubConfig{History: 1000, TopicHistoryBytes: 256 << 10})
+	defer h2.Close()
+	for range 100 {
+		publish(t, h2, "one", "big", data)
+	}
+	if b := h2.HistoryBytes(); b > 256<<10 {
+		t.Fatalf("one topic holds %d bytes of history, over 256 KiB", b)
+	}
+	s := newSub(t, h2, "")
+	if _, err := s.Subscribe("one", transports.SubscribeOptions{After: u(0)}); err != nil {
+		t.Fatal(err)
+	}
+	items := s.Drain(nil)
+	var rd transports.ResetData
+	if items[0].Event.Kind != transports.KindReset || json.Unmarshal(items[0].Event.Data, &rd) != nil || rd.Reason != transports.ResetHistoryExpired {
+		t.Fatalf("first item %+v, want a history_expired reset", items[0].Event)
+	}
+	if last := items[len(items)-1].Event.Seq; last != 100 || len(items) > 6 {
+		t.Fatalf("replayed %d items up to seq %d, want the newest few up to 100", len(items), last)
+	}
+}

@@ -15,6 +15,11 @@ const (
 	DefaultQueueBytes = 1 << 20
 	// DefaultTopicTTL is how long a topic without subscribers is kept.
 	DefaultTopicTTL = 10 * time.Minute
+	// DefaultTopicHistoryBytes bounds one topic's history in bytes.
+	DefaultTopicHistoryBytes = 16 << 20
+	// DefaultHistoryBytes bounds all topics' history together; past it the
+	// topics idle the longest are forgotten first.
+	DefaultHistoryBytes = 512 << 20
 	// DefaultMaxTopics caps the topics one connection follows.
 	DefaultMaxTopics = 128
 	// DefaultHeartbeat is the keep-alive cadence of both transports.

@@ -25,6 +25,15 @@ type HubConfig struct {
 	// History is how many events each topic keeps for resume. 0 means
 	// DefaultHistory (1,000); a negative value keeps none.
 	History int
+	// TopicHistoryBytes bounds each topic's history in bytes too (its
+	// events' wire size): the oldest events go first. 0 means
+	// DefaultTopicHistoryBytes (16 MiB).
+	TopicHistoryBytes int
+	// HistoryBytes bounds the history of all topics together: past it, the
+	// topics without subscribers that have been idle the longest are
+	// forgotten first (as TopicTTL forgets them). 0 means
+	// DefaultHistoryBytes (512 MiB).
+	HistoryBytes int64
 	// QueueSize bounds each subscriber's queue. A subscriber whose queue
 	// fills is closed as a slow consumer (it resumes on reconnect).
 	// 0 means DefaultQueueSize (4,096).
@@ -100,6 +109,7 @@ type Hub struct {
 	queueBytes int
 	topicTTL   time.Duration
 	maxTopics  int
+	hist       historyBudget // bytes of all topics' history (history.go)
 	sweepEvery time.Duration // the janitor's period
 	terminal   func(kind string) bool
 	onPresence func(h *Hub, clientID string, online bool) error
@@ -162,6 +172,7 @@ func NewHub(cfg HubConfig) *Hub {
 	if h.topicTTL <= 0 {
 		h.topicTTL = DefaultTopicTTL
 	}
+	h.hist.init(cfg.TopicHistoryBytes, cfg.HistoryBytes, h.evictIdle)
 	if h.maxTopics <= 0 {
 		h.maxTopics = DefaultMaxTopics
 	}
@@ -191,6 +202,7 @@ func (h *Hub) topic(name string, publishing bool) (*topic, error) {
 	t := h.topics[name]
 	if t == nil {
 		t = newTopic(name, h.history, h.terminal, time.Now())
+		t.hist = &h.hist
 		if h.remote != nil {
 			t.rs = &topicSync{}
 		}

@@ -296,7 +296,8 @@ func (t *topic) applyLocked(hist History) (again bool) {
 	rs := t.rs
 	switch {
 	case !rs.seeded:
-		t.ring, t.start, t.last = nil, 0, hist.Last
+		t.clearHistoryLocked()
+		t.last = hist.Last
 		t.seq = hist.Latest
 		if n := len(hist.Events); n > 0 && hist.Events[n-1].Seq == hist.Latest {
 			for _, e := range hist.Events[max(0, n-t.cap):] {
@@ -364,7 +365,8 @@ func (t *topic) resetLocked(d ResetData, seq uint64) {
 	for _, m := range t.subs {
 		m.sub.push(Item{Event: e})
 	}
-	t.ring, t.start, t.last, t.seq = nil, 0, nil, seq
+	t.clearHistoryLocked()
+	t.last, t.seq = nil, seq
 }
 
 // publish publishes through the broker. The event reaches this node's

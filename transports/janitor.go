@@ -54,6 +54,7 @@ func (h *Hub) sweep() {
 			if t.idleLocked(now, h.topicTTL, h.sweepEvery) {
 				t.removed = true // a caller that looked it up before retries (lockTopic)
 				delete(h.topics, t.name)
+				t.clearHistoryLocked()
 			}
 			removed := t.removed && t.rs != nil
 			t.mu.Unlock()

@@ -25,6 +25,8 @@ type topic struct {
 	idleAt  time.Time           // last activity while it had no subscriber (zero while it has some)
 	removed bool                // swept from the hub; callers retry with a fresh topic
 	rs      *topicSync          // with a broker: the topic's state against it (hub_broker.go); nil without
+	bytes   int                 // wire bytes of the events in ring
+	hist    *historyBudget      // the hub's byte budget of all history (history.go)
 }
 
 // member is one subscriber's subscription to the topic.
@@ -43,12 +45,48 @@ func (t *topic) appendHistory(e *Event) {
 	if t.cap <= 0 {
 		return
 	}
+	size := len(e.JSON())
+	t.grow(size)
 	if len(t.ring) < t.cap {
 		t.ring = append(t.ring, e)
-		return
+	} else {
+		t.grow(-len(t.ring[t.start].JSON()))
+		t.ring[t.start] = e
+		t.start = (t.start + 1) % t.cap
 	}
-	t.ring[t.start] = e
-	t.start = (t.start + 1) % t.cap
+	for len(t.ring) > 1 && t.hist != nil && t.bytes > t.hist.perTopic {
+		t.dropOldest()
+	}
+}
+
+// grow counts d bytes more (or fewer) of history, in the topic and the hub.
+func (t *topic) grow(d int) {
+	t.bytes += d
+	if t.hist != nil {
+		t.hist.add(int64(d))
+	}
+}
+
+// dropOldest forgets the oldest retained event (the byte bound). A full
+// ring is first laid out oldest first, so the ring stays a plain slice
+// from then on.
+func (t *topic) dropOldest() {
+	if t.start != 0 {
+		lin := make([]*Event, 0, t.cap)
+		lin = append(lin, t.ring[t.start:]...)
+		t.ring = append(lin, t.ring[:t.start]...)
+		t.start = 0
+	}
+	t.grow(-len(t.ring[0].JSON()))
+	copy(t.ring, t.ring[1:])
+	t.ring[len(t.ring)-1] = nil
+	t.ring = t.ring[:len(t.ring)-1]
+}
+
+// clearHistoryLocked forgets the retained events.
+func (t *topic) clearHistoryLocked() {
+	t.grow(-t.bytes)
+	t.ring, t.start = nil, 0
 }
 
 // firstSeq is the oldest retained seq (latest+1 when nothing is retained).
