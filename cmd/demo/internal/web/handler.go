@@ -22,6 +22,7 @@ var contentTypes = map[string]string{
 	".svg":  "image/svg+xml",
 	".png":  "image/png",
 	".ico":  "image/x-icon",
+	".json": "application/json",
 }
 
 // Handler returns an http.Handler serving the embedded demo page: index.html

@@ -4,6 +4,7 @@ import { Panel } from "./panel.js";
 import { ChatSide } from "./chat.js";
 import { Latencies, fmtMs, fmtBytes } from "./stats.js";
 import { startTask, listTasks } from "./api.js";
+import { renderDeploymentFacts } from "./deploy.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -154,3 +155,4 @@ refreshTasks();
 setInterval(refreshTasks, 1000);
 renderFacts();
 setInterval(renderFacts, 500);
+renderDeploymentFacts($("deploy-facts"), $("deploy-empty"));
