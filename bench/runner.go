@@ -205,7 +205,6 @@ func (r *Runner) serverArgs() []string {
 		args = append(args, "--sse-retry", r.Config.SSERetry.D().String())
 	}
 	args = append(args, r.Config.deployFlags(r.Config.legNames())...) // TLS, compression (legs.go)
-	args = append(args, r.Config.deployFlags(r.Config.legNames())...) // TLS, compression (legs.go)
 	return append(args, r.Config.ServerArgs...)
 }
 
