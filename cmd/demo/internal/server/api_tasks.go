@@ -13,7 +13,8 @@ import (
 	"github.com/twinstream/twinstream/transports"
 )
 
-// createTask: POST /api/tasks → 201 task, 400 invalid input, 503 queue full.
+// createTask: POST /api/tasks → 201 task, 400 invalid input, 503 queue full
+// or (with --redis) Redis not answering.
 func (s *Server) createTask(c echo.Context) error {
 	body, err := readBody(c, s.cfg.MaxBody)
 	if err != nil {
@@ -36,10 +37,19 @@ func (s *Server) createTask(c echo.Context) error {
 		e.retryAfter = 5
 		return e
 	case err != nil:
-		return err
+		return storeError(err)
 	}
 	c.Response().Header().Set("Location", "/api/tasks/"+t.ID)
 	return c.JSONBlob(http.StatusCreated, t.JSON())
+}
+
+// storeError answers a task store or queue that failed: only the Redis
+// ones can (the in-memory ones do not fail), so 503 unavailable with
+// Retry-After, as for a publish the broker could not make.
+func storeError(err error) error {
+	e := newAPIError(http.StatusServiceUnavailable, transports.CodeUnavailable, "tasks unavailable: "+err.Error())
+	e.retryAfter = 1
+	return e
 }
 
 // getTask: GET /api/tasks/:id → task or 404.
@@ -49,7 +59,7 @@ func (s *Server) getTask(c echo.Context) error {
 		return newAPIError(http.StatusNotFound, transports.CodeNotFound, fmt.Sprintf("no task %q", c.Param("id")))
 	}
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	return c.JSONBlob(http.StatusOK, t.JSON())
 }
@@ -82,7 +92,7 @@ func (s *Server) listTasks(c echo.Context) error {
 	}
 	list, err := s.store.List(c.Request().Context(), q)
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	return c.JSON(http.StatusOK, struct {
 		Tasks []tasks.Task `json:"tasks"`

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -275,6 +276,40 @@ func openSSELong(t *testing.T, ts *testServer, path string) *sseConn {
 	c := &sseConn{t: t, res: res, r: bufio.NewReader(res.Body), cancel: cancel}
 	t.Cleanup(c.close)
 	return c
+}
+
+// With Redis down the task API answers 503 unavailable with Retry-After,
+// and works again once Redis is back (here empty: it kept no data).
+func TestTasksRedisDown(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t, redistest.Options{})
+	n := start(t, server.Config{Redis: []string{rs.URL()}})
+	var task tasks.Task
+	n.do("POST", "/api/tasks", `{"files":1,"step_ms":0}`).decode(t, &task)
+	rs.Stop()
+	for _, r := range []response{
+		n.do("POST", "/api/tasks", `{"files":1,"step_ms":0}`),
+		n.do("GET", "/api/tasks/"+task.ID, ""),
+		n.do("GET", "/api/tasks", ""),
+	} {
+		r.errorFrame(t, http.StatusServiceUnavailable, transports.CodeUnavailable)
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+	}
+	rs.Start() // empty: it had no persistence
+	eventually(t, "the task API back", func() bool {
+		return n.do("GET", "/api/tasks/"+task.ID, "").status == http.StatusNotFound
+	})
+	if r := n.do("POST", "/api/tasks", `{"files":1,"step_ms":0}`); r.status != http.StatusCreated {
+		t.Fatalf("POST /api/tasks with Redis back: %d %s", r.status, r.body)
+	}
+	// go-redis probes a Redis that refused too many dials from a goroutine
+	// of its own, once a second, until a dial succeeds: let it see Redis back.
+	eventually(t, "go-redis's dial prober to stop", func() bool {
+		buf := make([]byte, 1<<20)
+		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "(*ConnPool).tryDial")
+	})
 }
 
 func getTask(t *testing.T, ts *testServer, id string) tasks.Task {
