@@ -19,6 +19,9 @@ const (
 	DefaultHistory         = transports.DefaultHistory
 	DefaultQueueSize       = transports.DefaultQueueSize
 	DefaultQueueBytes      = transports.DefaultQueueBytes
+	DefaultHistoryBytes    = transports.DefaultHistoryBytes
+	DefaultTopicTTL        = transports.DefaultTopicTTL
+	DefaultMaxTopics       = transports.DefaultMaxTopics
 	DefaultHeartbeat       = transports.DefaultHeartbeat
 	DefaultIdleTimeout     = transports.DefaultIdleTimeout
 	DefaultWriteTimeout    = transports.DefaultWriteTimeout
@@ -58,6 +61,16 @@ type Config struct {
 	// what the kernel has not sent); past it the connection is closed as a
 	// slow consumer. Default 1 MiB (transports.HubConfig.QueueBytes).
 	QueueBytes int
+	// HistoryBytes bounds all topics' history together (the longest-idle
+	// topics without subscribers go first); each topic's is bounded to
+	// transports.DefaultTopicHistoryBytes too. Default 512 MiB.
+	HistoryBytes int64
+	// TopicTTL is how long a topic without subscribers keeps its history.
+	// Default 10m.
+	TopicTTL time.Duration
+	// MaxTopicsPerConn caps the topics one connection follows (a WebSocket
+	// subscribe past it gets a too_many_topics error frame). Default 128.
+	MaxTopicsPerConn int
 	// Heartbeat is the interval of WebSocket pings and SSE comment lines.
 	// Default 15s.
 	Heartbeat time.Duration
@@ -157,6 +170,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = DefaultQueueBytes
+	}
+	if c.HistoryBytes == 0 {
+		c.HistoryBytes = DefaultHistoryBytes
+	}
+	if c.TopicTTL == 0 {
+		c.TopicTTL = DefaultTopicTTL
+	}
+	if c.MaxTopicsPerConn == 0 {
+		c.MaxTopicsPerConn = DefaultMaxTopics
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = DefaultQueueSize

@@ -77,6 +77,9 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	fs.Int64Var(&c.ReadLimit, "read-limit", DefaultReadLimit, "largest WebSocket message in `bytes` (over it: close 1009)")
 	fs.IntVar(&c.QueueSize, "queue-size", DefaultQueueSize, "per-connection queue of undelivered items (full: slow consumer)")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", DefaultQueueBytes, "per-connection `bytes` in flight, queue plus unsent socket bytes (past it: slow consumer)")
+	fs.Int64Var(&c.HistoryBytes, "history-bytes", DefaultHistoryBytes, "all topics' history together, in `bytes` (past it the longest-idle topics without subscribers are forgotten)")
+	fs.DurationVar(&c.TopicTTL, "topic-ttl", DefaultTopicTTL, "forget a topic without subscribers after this long idle")
+	fs.IntVar(&c.MaxTopicsPerConn, "max-topics-per-conn", DefaultMaxTopics, "topics one connection may follow")
 	fs.IntVar(&c.Workers, "workers", DefaultWorkers, "task worker pool size")
 	fs.IntVar(&c.TaskQueue, "task-queue", DefaultTaskQueue, "tasks waiting for a worker before POST /api/tasks answers 503")
 	fs.Int64Var(&c.MaxBody, "max-body", DefaultMaxBody, "largest POST body in `bytes` (over it: 413)")
@@ -125,6 +128,9 @@ func ParseFlags(args []string, out io.Writer) (Config, slog.Level, error) {
 	positive("read-limit", c.ReadLimit > 0)
 	positive("queue-size", c.QueueSize > 0)
 	positive("queue-bytes", c.QueueBytes > 0)
+	positive("history-bytes", c.HistoryBytes > 0)
+	positive("topic-ttl", c.TopicTTL > 0)
+	positive("max-topics-per-conn", c.MaxTopicsPerConn > 0)
 	if c.SSERetrySpread < 0 || c.SSERetrySpread > 1 {
 		errs = append(errs, fmt.Errorf("--sse-retry-spread: must be from 0 to 1"))
 	}

@@ -15,7 +15,7 @@ import (
 
 func TestParseFlags(t *testing.T) {
 	defaults := server.Config{
-		Addr: "127.0.0.1:8080", History: 1000, QueueSize: 4096, QueueBytes: 1 << 20, SSERetrySpread: 0.5, Heartbeat: 15 * time.Second,
+		Addr: "127.0.0.1:8080", History: 1000, QueueSize: 4096, QueueBytes: 1 << 20, HistoryBytes: 512 << 20, TopicTTL: 10 * time.Minute, MaxTopicsPerConn: 128, SSERetrySpread: 0.5, Heartbeat: 15 * time.Second,
 		IdleTimeout: 45 * time.Second, WriteTimeout: 10 * time.Second, SSERetry: 2 * time.Second,
 		ReadLimit: 32 << 10, MaxConns: 19500, Workers: 8, TaskQueue: 1000, MaxBody: 64 << 10,
 		ShutdownTimeout: 10 * time.Second, WSCompression: "disabled", Role: "all",
@@ -49,7 +49,7 @@ func TestParseFlags(t *testing.T) {
 			Addr: "0.0.0.0:9000", History: 50, Heartbeat: 2 * time.Second, IdleTimeout: 5 * time.Second,
 			WriteTimeout: 3 * time.Second, MaxConns: 100, MaxConnsPerIP: 10,
 			AllowOrigins: []string{"example.com", "*.example.org", "https://x.test"}, AdminToken: "s3cret",
-			SSERetry: 500 * time.Millisecond, ReadLimit: 1024, QueueSize: 64, QueueBytes: 4096, SSERetrySpread: 0.5, Workers: 2, TaskQueue: 5,
+			SSERetry: 500 * time.Millisecond, ReadLimit: 1024, QueueSize: 64, QueueBytes: 4096, HistoryBytes: 512 << 20, TopicTTL: 10 * time.Minute, MaxTopicsPerConn: 128, SSERetrySpread: 0.5, Workers: 2, TaskQueue: 5,
 			MaxBody: 2048, ShutdownTimeout: time.Second, WSCompression: "disabled", Role: "all",
 			Hardening: server.Hardening{
 				CommandRate: transports.Rate{PerSecond: 5, Burst: 6}, PublishRate: transports.Rate{PerSecond: 7.5, Burst: 8},

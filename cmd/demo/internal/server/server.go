@@ -111,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 	s.prom = newPromMetrics(s)
 	s.hub = transports.NewHub(transports.HubConfig{
 		History: cfg.History, QueueSize: cfg.QueueSize, QueueBytes: cfg.QueueBytes,
+		HistoryBytes: cfg.HistoryBytes, TopicTTL: cfg.TopicTTL, MaxTopics: cfg.MaxTopicsPerConn,
 		Terminal: taskstream.IsTerminal, // a task's stream ends with its completed or failed event
 		Presence: chat.Presence,         // join and leave events on broadcast
 		Broker:   s.hubBroker(),         // Redis with --redis, else nil: the in-memory hub
