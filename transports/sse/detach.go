@@ -57,8 +57,13 @@ func (s *Server) detach(w http.ResponseWriter) *detachedSink {
 	return ds
 }
 
-// canDetach reports whether the request's connection can be taken over.
-func (s *Server) canDetach(r *http.Request) bool { return s.detached && r.ProtoMajor == 1 }
+// canDetach reports whether the request's connection can be taken over:
+// HTTP/1.1 only. An HTTP/1.0 request (nginx's default proxy_http_version)
+// cannot take a chunked response; it is served through the ResponseWriter,
+// whose body ends when the connection closes.
+func (s *Server) canDetach(r *http.Request) bool {
+	return s.detached && r.ProtoMajor == 1 && r.ProtoMinor >= 1
+}
 
 // send writes one batch as one chunk: its header goes in the headroom.
 func (ds *detachedSink) send(b []byte) error {
