@@ -207,6 +207,12 @@ func describe(r *bench.Result) string {
 			ints(c.Subscribers), c.Topics, c.Rate, c.Size)
 		if r.Scenario == bench.ScenarioFanout {
 			fmt.Fprintf(&b, "for %s.", c.Duration.D())
+			if c.TLS() {
+				b.WriteString(" Every transport over TLS to a demo server with --tls-self-signed (sse: SSE over HTTP/1.1, one TCP connection per stream; sse-h2: SSE over HTTP/2, many streams per connection; ws: WebSocket over wss), on the product clients.")
+			}
+			if c.Payload != "" && c.Payload != bench.PayloadPadding {
+				fmt.Fprintf(&b, " Event data: %s.", c.Payload)
+			}
 		} else {
 			fmt.Fprintf(&b, "%s steady, then every connection of the transport is %s, then %s steady again. WebSocket client: exponential backoff from %s, max %s, jitter %g. SSE client: waits the server's retry: (%s), jitter %s.",
 				c.Settle.D(), map[string]string{"drop": "dropped by the server (POST /api/admin/drop)", "restart": "cut by a server restart"}[c.ReconnectMode],
