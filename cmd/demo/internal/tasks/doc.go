@@ -1,5 +1,7 @@
 // Package tasks runs the demo's simulated file-processing tasks and publishes
-// their progress.
+// their progress, in this process ([Runner], state in a [MemStore]) or
+// across processes on Redis ([Queue], an asynq job queue, state in a
+// [RedisStore]); the demo server uses either as an [Executor].
 //
 // A task processes Files "files", one every StepMS milliseconds, and fails at
 // file FailAt when that is set. The [Runner] executes tasks in a bounded
@@ -21,6 +23,12 @@
 //
 // A task therefore publishes exactly Files+2 events when it completes and
 // FailAt+2 when it fails at FailAt.
+//
+// Under a Queue a task may run in several attempts (its worker died, or
+// handed it back when shutting down): each continues from the last file the
+// store recorded, so the events above still come in order, progress never
+// goes back, and a file may be announced twice; Task.Attempts counts the
+// runs. See [Queue] for how a dead worker's task is retried or failed.
 //
 // # Shutdown
 //
