@@ -36,7 +36,7 @@
 // fanout, sweep, connect, reconnect and tasks (see Runner.Run) each run one
 // transport at a time against a fresh spawned demo server (or the same
 // --target servers), sampling the server's RSS and CPU from /proc (or its
-// /metrics), the load generator's own CPU and the whole machine's, so a
+// /api/stats), the load generator's own CPU and the whole machine's, so a
 // reader can tell when the machine, not the server, set the figures.
 // sweep is fanout at a fixed subscriber count with the rate rising step by
 // step (Config.SweepRates) until a step's p99 latency from schedule passes
@@ -50,11 +50,11 @@
 // publishing phase, from just before the first event until the workers
 // report every expected delivery (or deliveries stall for 5 s, or the
 // drain passes), before the clients disconnect: the server's utime+stime
-// (/proc/<pid>/stat of a spawned server, /metrics "cpu" of a target), the
+// (/proc/<pid>/stat of a spawned server, /api/stats "cpu" of a target), the
 // CPU of every load generator process (this one, which publishes, and each
 // worker, from /proc), the server's write syscalls (syscw of
 // /proc/<pid>/io; spawned servers only) and its heap allocations (the Go
-// runtime's /gc/heap/allocs:objects, "allocs_objects" of /metrics), each
+// runtime's /gc/heap/allocs:objects, "allocs_objects" of /api/stats), each
 // divided by the deliveries (TransportResult.ServerCPUUsPerDelivery and
 // the rest).
 //

@@ -126,7 +126,7 @@ func (r *Runner) connectAll(ctx context.Context, label string, ts []*target, tra
 	}
 	est := ph.totals().Established
 	if ctx.Err() == nil && !settleServer(ctx, ts, transport, est, 15*time.Second) {
-		fmt.Fprintf(r.logw(), "[%s] the server's /metrics does not confirm %d %s connections; going on\n", label, est, transport)
+		fmt.Fprintf(r.logw(), "[%s] the server's /api/stats does not confirm %d %s connections; going on\n", label, est, transport)
 	}
 	sleepCtx(ctx, 200*time.Millisecond)
 	return ph, nil

@@ -312,7 +312,7 @@ func expectedDeliveries(specs []WorkerSpec, windows []Window) uint64 {
 }
 
 // sampleServer reads the servers' resource use: /proc for spawned ones
-// (and the floor writer), /metrics for targets. Several targets are summed.
+// (and the floor writer), /api/stats for targets. Several targets are summed.
 func (p *phase) sampleServer(ctx context.Context) (procSample, bool) {
 	p.mu.Lock()
 	local := p.localPID

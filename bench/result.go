@@ -123,20 +123,20 @@ type TransportResult struct {
 	ConnectMS   Percentiles `json:"connect_ms"`
 
 	// Server process figures, where measured (a spawned server is read
-	// from /proc, a target from its /metrics).
+	// from /proc, a target from its /api/stats).
 	ServerRSSBytes       int64   `json:"server_rss_bytes,omitempty"`        // at peak
 	ServerRSSBeforeBytes int64   `json:"server_rss_before_bytes,omitempty"` // before the clients connected
 	ServerBytesPerConn   float64 `json:"server_bytes_per_conn,omitempty"`   // connect: (at the end of the hold − before) / connections open then
 	ServerCPUPercent     float64 `json:"server_cpu_pct,omitempty"`          // mean over the measurement, 100 = one core
-	// Where a connection's memory goes (connect, when /metrics says): Go
+	// Where a connection's memory goes (connect, when /api/stats says): Go
 	// heap in use and goroutines, per connection, at the end of the hold
 	// (every connection open) against the baseline before the clients.
 	ServerHeapBytesPerConn  float64 `json:"server_heap_bytes_per_conn,omitempty"`
 	ServerGoroutinesPerConn float64 `json:"server_goroutines_per_conn,omitempty"`
-	// Goroutine stacks per connection ("stacks_bytes" of /metrics), the
+	// Goroutine stacks per connection ("stacks_bytes" of /api/stats), the
 	// same way.
 	ServerStacksBytesPerConn float64 `json:"server_stacks_bytes_per_conn,omitempty"`
-	ServerGoroutines         int     `json:"server_goroutines,omitempty"` // at the end, when /metrics says
+	ServerGoroutines         int     `json:"server_goroutines,omitempty"` // at the end, when /api/stats says
 	// ServerRSSHold is RSS at the start and at the end of the connect
 	// scenario's hold.
 	ServerRSSHold *HoldRSS `json:"server_rss_hold,omitempty"`
@@ -155,7 +155,7 @@ type TransportResult struct {
 	// Omitted where not measured.
 	//
 	// ServerCPUUsPerDelivery is the server's utime+stime (/proc of a
-	// spawned server, "cpu" of /metrics for a target); it includes the
+	// spawned server, "cpu" of /api/stats for a target); it includes the
 	// server's handling of the publish requests (one per event, 1/N per
 	// delivery). LoadgenCPUUsPerDelivery is every load generator process:
 	// this one (which also publishes) and each worker.
@@ -163,8 +163,8 @@ type TransportResult struct {
 	// /proc/<pid>/io (spawned servers only: a --target has no pid here);
 	// below 1 means several deliveries went out in one write.
 	// ServerAllocsPerDelivery is the delta of the server's
-	// /gc/heap/allocs:objects ("allocs_objects" of /metrics). All four
-	// include what else the process did meanwhile (a /metrics request a
+	// /gc/heap/allocs:objects ("allocs_objects" of /api/stats). All four
+	// include what else the process did meanwhile (a /api/stats request a
 	// second, heartbeats).
 	ServerCPUUsPerDelivery         float64 `json:"server_cpu_us_per_delivery,omitempty"`
 	LoadgenCPUUsPerDelivery        float64 `json:"loadgen_cpu_us_per_delivery,omitempty"`

@@ -271,7 +271,7 @@ func streamPath(transport string, topics ...string) string {
 }
 
 // settleServer waits until the servers report at least want connections of
-// the transport in total (when /metrics says), so that every subscriber is
+// the transport in total (when /api/stats says), so that every subscriber is
 // attached before the first event.
 func settleServer(ctx context.Context, targets []*target, transport string, want int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)

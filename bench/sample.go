@@ -20,11 +20,11 @@ type procSample struct {
 	At          time.Time
 	RSS         int64   // bytes
 	CPUSeconds  float64 // user + system, cumulative
-	Goroutines  int     // from /metrics only
-	HeapBytes   int64   // from /metrics only ("heap_bytes")
-	StacksBytes int64   // goroutine stacks, from /metrics only ("stacks_bytes")
+	Goroutines  int     // from /api/stats only
+	HeapBytes   int64   // from /api/stats only ("heap_bytes")
+	StacksBytes int64   // goroutine stacks, from /api/stats only ("stacks_bytes")
 	// Allocs is the heap objects allocated since the process started, from
-	// /metrics only ("allocs_objects", the runtime's
+	// /api/stats only ("allocs_objects", the runtime's
 	// /gc/heap/allocs:objects); 0 when the server does not say.
 	Allocs uint64
 	Conns  map[string]int
@@ -114,11 +114,12 @@ func readProc(pid int) (procSample, error) {
 // clockTicks is USER_HZ, 100 on every Linux platform Go supports.
 const clockTicks = 100
 
-// metricsClient reads a server's GET /metrics.
+// metricsClient reads a server's JSON figures: GET /api/stats (the demo's;
+// its /metrics is Prometheus text), else GET /metrics.
 type metricsClient struct {
 	http *http.Client
 	base string
-	path string // default /metrics
+	path string // default /api/stats, else /metrics
 }
 
 // read fetches the server's JSON figures (/api/stats, else /metrics, or

@@ -264,7 +264,7 @@ func costNotes(cols []column) string {
 		fmt.Fprintf(&b, "Server write syscalls per delivery are not measured for %s: a --target server has no pid here, so its /proc/<pid>/io cannot be read.\n", strings.Join(noSyscw, ", "))
 	}
 	if len(noAllocs) > 0 {
-		fmt.Fprintf(&b, "Server allocations per delivery are not measured for %s: its /metrics has no \"allocs_objects\".\n", strings.Join(noAllocs, ", "))
+		fmt.Fprintf(&b, "Server allocations per delivery are not measured for %s: its /api/stats has no \"allocs_objects\".\n", strings.Join(noAllocs, ", "))
 	}
 	return b.String()
 }
