@@ -90,6 +90,8 @@ type Broker struct {
 	mu      sync.Mutex
 	handler transports.BrokerHandler
 	closed  bool
+
+	stats counters // Stats (stats.go)
 }
 
 var _ transports.Broker = (*Broker)(nil)
@@ -131,7 +133,9 @@ func New(cfg Config) (*Broker, error) {
 		// A publish is not idempotent: a retry after a lost reply would
 		// publish twice. The hub retries reads itself.
 		o.MaxRetries = -1
-		b.shards = append(b.shards, newShard(b, i, redis.NewClient(&o)))
+		c := redis.NewClient(&o)
+		c.AddHook(b.stats.hook()) // round trips and errors (stats.go)
+		b.shards = append(b.shards, newShard(b, i, c))
 	}
 	return b, nil
 }

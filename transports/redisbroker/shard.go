@@ -78,6 +78,7 @@ func (s *shard) read(ctx context.Context) {
 			continue
 		}
 		if failures > 0 {
+			s.b.stats.reconnects.Add(1)
 			s.b.log.Info("redis pub/sub connection back", "shard", s.index, "after_failures", failures)
 			failures = 0
 		}

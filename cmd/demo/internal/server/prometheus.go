@@ -12,6 +12,7 @@ import (
 
 	"github.com/twinstream/twinstream/cmd/demo/internal/tasks"
 	"github.com/twinstream/twinstream/transports"
+	"github.com/twinstream/twinstream/transports/redisbroker"
 )
 
 // promMetrics is GET /metrics: the Prometheus text format, from a registry
@@ -32,17 +33,6 @@ type promMetrics struct {
 	resets     *prometheus.CounterVec   // by reason
 	// per transport, resolved once: Written runs on every batch
 	byTransport map[string]transportMetrics
-
-	// brokerStats, when set, reports the broker's counters (the Redis
-	// broker's round trips, errors and pub/sub reconnects).
-	brokerStats func() BrokerCounters
-}
-
-// BrokerCounters are a broker's counters, as /metrics shows them.
-type BrokerCounters struct {
-	RoundTrips       uint64 // requests to the broker (a publish, a history read, a subscribe)
-	Errors           uint64 // of those, failed
-	PubSubReconnects uint64 // times the pub/sub connection was established again
 }
 
 type transportMetrics struct {
@@ -146,7 +136,7 @@ var (
 	descLimiter = prometheus.NewDesc("twinstream_limiter_open",
 		"Slots held in the connection limiter.", nil, nil)
 	descBrokerTrips = prometheus.NewDesc("twinstream_broker_round_trips_total",
-		"Requests to the broker (0 for the in-memory hub).", nil, nil)
+		"Requests to the broker's Redis: commands and pipelines, not the pub/sub stream (0 for the in-memory hub).", nil, nil)
 	descBrokerErrors = prometheus.NewDesc("twinstream_broker_errors_total",
 		"Failed requests to the broker.", nil, nil)
 	descReconnects = prometheus.NewDesc("twinstream_redis_pubsub_reconnects_total",
@@ -213,9 +203,9 @@ func (c *promCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descResumes, hs.Resumes)
 	gauge(descLimiter, float64(s.limiter.Open()))
 
-	var bc BrokerCounters
-	if c.brokerStats != nil {
-		bc = c.brokerStats()
+	var bc redisbroker.Stats // zero for the in-memory hub
+	if s.broker != nil {
+		bc = s.broker.Stats()
 	}
 	counter(descBrokerTrips, bc.RoundTrips)
 	counter(descBrokerErrors, bc.Errors)

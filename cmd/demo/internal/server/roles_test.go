@@ -222,6 +222,13 @@ func TestTaskAcrossNodes(t *testing.T) {
 		!strings.Contains(body, "twinstream_task_workers 2") {
 		t.Errorf("worker /metrics: %d, want the finished task counted and 2 workers:\n%s", code, grep(body, "twinstream_task"))
 	}
+	fams := a.scrape()
+	if v := value(t, fams, "twinstream_broker_round_trips_total"); v < 1 {
+		t.Errorf("edge A counted %v broker round trips, want some", v)
+	}
+	if v := value(t, fams, "twinstream_tasks", "status=completed"); v != 1 {
+		t.Errorf("edge A's twinstream_tasks{status=completed} = %v, want 1 (the deployment's, from Redis)", v)
+	}
 	var st server.Metrics
 	a.do("GET", "/api/stats", "").decode(t, &st)
 	if st.Tasks.Submitted != 1 || st.Tasks.Workers != 0 || st.Tasks.Completed != 0 {
