@@ -28,6 +28,9 @@ type Metrics struct {
 	Hub transports.Stats `json:"hub"`
 	// Tasks holds the task runner's counters.
 	Tasks tasks.RunnerStats `json:"tasks"`
+	// Node says what this node is: its role and its broker (the load
+	// generator names a deployment's nodes, broker and Redis version).
+	Node NodeInfo `json:"node"`
 
 	Goroutines int    `json:"goroutines"`
 	RSSBytes   int64  `json:"rss_bytes"`  // resident set size (VmRSS); 0 where unknown
@@ -44,6 +47,17 @@ type Metrics struct {
 	// CPU is the process's CPU time so far; the load generator diffs two
 	// samples to get utilisation.
 	CPU CPUMetrics `json:"cpu"`
+}
+
+// NodeInfo describes a node of a deployment.
+type NodeInfo struct {
+	Role   string `json:"role"`   // all, edge or worker (--role)
+	Broker string `json:"broker"` // "memory" (the in-memory hub: one node) or "redis"
+	// RedisShards is how many Redis instances the streams use (--redis).
+	RedisShards int `json:"redis_shards,omitempty"`
+	// RedisVersion is the first Redis's (INFO server), "" until it
+	// answered once.
+	RedisVersion string `json:"redis_version,omitempty"`
 }
 
 // LimiterMetrics describes the connection limiter.
@@ -71,6 +85,7 @@ func (s *Server) Collect() Metrics {
 		Limiter:     LimiterMetrics{Open: s.limiter.Open(), Max: s.cfg.MaxConns, PerIP: s.cfg.MaxConnsPerIP},
 		Hub:         hs,
 		Tasks:       s.runner.Stats(),
+		Node:        s.nodeInfo(),
 		Goroutines:  runtime.NumGoroutine(),
 		RSSBytes:    rssBytes(),
 	}

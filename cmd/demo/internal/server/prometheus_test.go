@@ -143,7 +143,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	}
 	var stats server.Metrics
 	ts.do("GET", "/api/stats", "").decode(t, &stats)
-	if stats.Tasks.Completed != 1 || stats.Hub.Connects["ws"] < 2 {
+	if stats.Tasks.Completed != 1 || stats.Hub.Connects["ws"] < 2 || stats.Node != (server.NodeInfo{Role: "all", Broker: "memory"}) {
 		t.Errorf("/api/stats %+v", stats)
 	}
 	if testing.Verbose() {

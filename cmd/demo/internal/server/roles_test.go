@@ -231,6 +231,9 @@ func TestTaskAcrossNodes(t *testing.T) {
 	}
 	var st server.Metrics
 	a.do("GET", "/api/stats", "").decode(t, &st)
+	if st.Node.Role != server.RoleEdge || st.Node.Broker != "redis" || st.Node.RedisShards != 1 || !strings.Contains(st.Node.RedisVersion, ".") {
+		t.Errorf("edge A's node %+v: want an edge on one Redis shard, with its version", st.Node)
+	}
 	if st.Tasks.Submitted != 1 || st.Tasks.Workers != 0 || st.Tasks.Completed != 0 {
 		t.Errorf("edge A's task stats %+v: want 1 submitted, no workers, none run", st.Tasks)
 	}

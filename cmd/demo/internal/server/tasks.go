@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -53,6 +56,39 @@ func (s *Server) tasksEndOnShutdown() bool { return len(s.cfg.Redis) == 0 }
 type redisTasks struct {
 	*tasks.Queue
 	rdb redis.UniversalClient
+
+	mu      sync.Mutex
+	version string // redis_version of INFO server, once read
+}
+
+// redisVersion returns the Redis's version (INFO server, asked within
+// 250 ms until it answers once), or "".
+func (r *redisTasks) redisVersion() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.version == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+		defer cancel()
+		info, _ := r.rdb.Info(ctx, "server").Result()
+		for line := range strings.SplitSeq(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+				r.version = v
+			}
+		}
+	}
+	return r.version
+}
+
+// nodeInfo is the node part of /api/stats.
+func (s *Server) nodeInfo() NodeInfo {
+	n := NodeInfo{Role: s.cfg.role(), Broker: "memory"}
+	if len(s.cfg.Redis) > 0 {
+		n.Broker, n.RedisShards = "redis", len(s.cfg.Redis)
+		if r, ok := s.runner.(*redisTasks); ok {
+			n.RedisVersion = r.redisVersion()
+		}
+	}
+	return n
 }
 
 // Shutdown stops the queue, then closes its Redis client.
