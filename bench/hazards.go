@@ -253,7 +253,8 @@ func (e *hazardEnv) proxyBuffering(ctx context.Context) (Hazard, error) {
 	gzipOn := []string{"gzip on", "gzip_types text/event-stream"}
 	ng, err := startNginx(ctx, NginxPath(), e.dir, []nginxLocation{
 		{prefix: "/plain/", upstream: up, directives: []string{ignore}},
-		{prefix: "/gzip/", upstream: up, directives: append([]string{ignore}, gzipOn...)},
+		{prefix: "/http11/", upstream: up, directives: []string{ignore, "proxy_http_version 1.1"}},
+		{prefix: "/gzip/", upstream: up, directives: append([]string{ignore, "proxy_http_version 1.1"}, gzipOn...)},
 		{prefix: "/accel/", upstream: up, directives: gzipOn},
 	})
 	if err != nil {
@@ -264,9 +265,10 @@ func (e *hazardEnv) proxyBuffering(ctx context.Context) (Hazard, error) {
 		hc   HazardCase
 		path string
 	}{
-		{HazardCase{Name: "nginx defaults (proxy_buffering on), the upstream's X-Accel-Buffering ignored"}, "/plain/"},
-		{HazardCase{Name: "the same with gzip on for text/event-stream (a common site config), X-Accel-Buffering ignored", Broken: true}, "/gzip/"},
-		{HazardCase{Name: "the same gzip config, honouring the stream's X-Accel-Buffering: no"}, "/accel/"},
+		{HazardCase{Name: "nginx defaults (proxy_buffering on, HTTP/1.0 to the upstream), the upstream's X-Accel-Buffering ignored", Broken: true}, "/plain/"},
+		{HazardCase{Name: "the same with proxy_http_version 1.1 (a chunked upstream response), X-Accel-Buffering ignored"}, "/http11/"},
+		{HazardCase{Name: "proxy_http_version 1.1 and gzip on for text/event-stream (a common site config), X-Accel-Buffering ignored", Broken: true}, "/gzip/"},
+		{HazardCase{Name: "nginx defaults and gzip on, honouring the stream's X-Accel-Buffering: no"}, "/accel/"},
 	} {
 		topic := hazardTopic("buffering")
 		hc, err := deliveryCase(ctx, c.hc, srv.url, ng.url()+c.path+"sse?topic="+topic, topic, false, true)
