@@ -156,7 +156,7 @@ func (r *Runner) fanoutOne(ctx context.Context, ts []*target, transport string, 
 	}
 	defer ph.close()
 	pub := newTargetPublisher(ts, topics, rate, c.Size)
-	pub.payload = c.Payload
+	pub.payload, pub.cluster = c.Payload, r.cluster
 	ph.mu.Lock()
 	ph.status = func() string { return pub.stats().status() }
 	ph.mu.Unlock()

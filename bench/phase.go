@@ -302,7 +302,7 @@ func expectedDeliveries(specs []WorkerSpec, windows []Window) uint64 {
 				target = min(max(s.Streams[stream].Target, 0), nt-1)
 			}
 			for _, w := range windows {
-				if w.Target == target && w.To >= w.From && slices.Contains(s.Streams[stream].Topics, w.Topic) {
+				if (w.Target == target || w.Target == AnyTarget) && w.To >= w.From && slices.Contains(s.Streams[stream].Topics, w.Topic) {
 					n += w.To - w.From + 1
 				}
 			}
@@ -565,6 +565,7 @@ func (p *phase) merge(results []*WorkerResult) (*TransportResult, error) {
 	}
 	tr.Expected, tr.Delivered, tr.Lost = tally.Expected, tally.Delivered, tally.Lost
 	tr.Duplicates, tr.OutOfOrder, tr.Resets = tally.Duplicates, tally.OutOfOrder, tally.Resets
+	tr.CrossNodeDeliveries = tally.CrossNode
 	if haveWire {
 		tr.Wire = wireResult(wire, tally.Delivered, time.Since(p.start))
 	}

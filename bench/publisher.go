@@ -40,6 +40,10 @@ type publisher struct {
 	epoch    atomic.Int64
 	// payload is the data's kind (Config.Payload).
 	payload string
+	// cluster: the targets are the nodes of one deployment (cluster.go):
+	// each event goes through one of them, in turn, and the windows are
+	// per topic (AnyTarget) with each seq's origin.
+	cluster bool
 
 	// gate: a publish holds it shared; pauseFor holds it exclusively to
 	// switch servers (restart) with no request in flight.
@@ -49,6 +53,7 @@ type publisher struct {
 
 	mu      sync.Mutex
 	windows map[windowKey]*Window
+	origins map[windowKey]map[uint64]int // cluster: seq → the target that published it
 	// failed holds, for targets the publisher stamps, the indices whose
 	// publish failed: Windows leaves them out (see Windows).
 	failed    map[windowKey][]uint64
@@ -97,6 +102,7 @@ func newTargetPublisher(ts []*target, topics []string, rate float64, size int) *
 		client:  &http.Client{Transport: tr, Timeout: time.Minute},
 		targets: targets, topics: topics, rate: rate, size: size, inFlight: maxInFlight,
 		windows: map[windowKey]*Window{}, failed: map[windowKey][]uint64{}, req: NewHist(),
+		origins: map[windowKey]map[uint64]int{},
 	}
 }
 
@@ -118,13 +124,22 @@ func (p *publisher) run(ctx context.Context, d time.Duration) {
 		n = eventsFor(p.rate, d)
 		p.mu.Lock()
 		p.scheduled = n * len(p.targets) * len(p.topics)
+		if p.cluster {
+			p.scheduled = n * len(p.topics) // each event once, through one node
+		}
 		p.mu.Unlock()
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
-	for ti, target := range p.targets {
+	if p.cluster {
 		for _, topic := range p.topics {
-			wg.Go(func() { p.loop(ctx, start, n, ti, target, topic) })
+			wg.Go(func() { p.loop(ctx, start, n, AnyTarget, nil, topic) })
+		}
+	} else {
+		for ti, target := range p.targets {
+			for _, topic := range p.topics {
+				wg.Go(func() { p.loop(ctx, start, n, ti, target, topic) })
+			}
 		}
 	}
 	wg.Wait()
@@ -132,7 +147,8 @@ func (p *publisher) run(ctx context.Context, d time.Duration) {
 }
 
 // loop fires the n publishes of one target and topic (n < 0: until ctx
-// ends) and waits for their answers.
+// ends) and waits for their answers. With ti AnyTarget (a deployment) the
+// k-th event goes through target k mod the targets.
 func (p *publisher) loop(ctx context.Context, start time.Time, n, ti int, target adapter, topic string) {
 	interval := time.Duration(float64(time.Second) / p.rate)
 	slots := make(chan struct{}, p.inFlight)
@@ -166,9 +182,14 @@ func (p *publisher) loop(ctx context.Context, start time.Time, n, ti int, target
 			}
 		}
 		index := uint64(k + 1)
+		via, through := ti, target
+		if ti == AnyTarget {
+			via = k % len(p.targets)
+			through = p.targets[via]
+		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			p.publishOne(ctx, ti, target, topic, index, due)
+			p.publishOne(ctx, via, through, topic, index, due)
 		})
 	}
 }
@@ -215,9 +236,16 @@ func (p *publisher) publishOne(ctx context.Context, ti int, target adapter, topi
 	p.published++
 	_ = p.req.RecordValue(clampMicros(int64(took / time.Microsecond)))
 	k := windowKey{ti, topic, epoch}
+	if p.cluster {
+		k.target = AnyTarget
+		if p.origins[k] == nil {
+			p.origins[k] = map[uint64]int{}
+		}
+		p.origins[k][seq] = ti
+	}
 	w := p.windows[k]
 	if w == nil {
-		w = &Window{Target: ti, Topic: topic, Epoch: epoch, From: seq, To: seq}
+		w = &Window{Target: k.target, Topic: topic, Epoch: epoch, From: seq, To: seq}
 		p.windows[k] = w
 	}
 	w.From, w.To = min(w.From, seq), max(w.To, seq)
@@ -278,6 +306,12 @@ func (p *publisher) Windows() []Window {
 	defer p.mu.Unlock()
 	out := make([]Window, 0, len(p.windows))
 	for k, w := range p.windows {
+		if by := p.origins[k]; by != nil {
+			cp := *w
+			setOrigins(&cp, by)
+			out = append(out, cp)
+			continue
+		}
 		out = append(out, splitWindow(*w, p.failed[k])...)
 	}
 	return out

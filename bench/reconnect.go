@@ -42,6 +42,7 @@ func (r *Runner) reconnectOne(ctx context.Context, res *Result, ts []*target, tr
 	}
 	defer ph.close()
 	pub := newTargetPublisher(ts, topics, c.Rate, c.Size)
+	pub.cluster = r.cluster // a deployment's nodes: each event through one (cluster.go)
 	ph.mu.Lock()
 	ph.status = func() string {
 		return fmt.Sprintf("back %d  %s", ph.totalsLocked().Back, pub.stats().status())

@@ -141,13 +141,17 @@ func (r *Recorder) TakeWindow() *hdr.Histogram {
 // A Window is the range of seqs a publisher put on one topic of one target
 // during the measurement, in one server epoch (the epoch changes when a
 // spawned server restarts and sequences start over). Every subscriber of
-// that topic on that target is expected to receive all of them.
+// that topic on that target is expected to receive all of them. A
+// deployment's window (cluster.go) has Target AnyTarget: it applies to the
+// topic's subscribers on every target, and Origins names the target that
+// published each seq (see setOrigins).
 type Window struct {
-	Target int    `json:"target"`
-	Topic  string `json:"topic"`
-	Epoch  int    `json:"epoch"`
-	From   uint64 `json:"from"`
-	To     uint64 `json:"to"`
+	Target  int    `json:"target"`
+	Topic   string `json:"topic"`
+	Epoch   int    `json:"epoch"`
+	From    uint64 `json:"from"`
+	To      uint64 `json:"to"`
+	Origins string `json:"origins,omitempty"`
 }
 
 // Tally is delivery accounting, summed over subscribers.
@@ -158,6 +162,9 @@ type Tally struct {
 	Duplicates uint64 `json:"duplicates"`
 	OutOfOrder uint64 `json:"out_of_order"`
 	Resets     uint64 `json:"resets"`
+	// CrossNode counts the deliveries of a deployment's events to a
+	// subscriber on another node than the one it was published through.
+	CrossNode uint64 `json:"cross_node,omitempty"`
 }
 
 // Add sums o into t.
@@ -168,6 +175,7 @@ func (t *Tally) Add(o Tally) {
 	t.Duplicates += o.Duplicates
 	t.OutOfOrder += o.OutOfOrder
 	t.Resets += o.Resets
+	t.CrossNode += o.CrossNode
 }
 
 type trackKey struct {
@@ -250,7 +258,7 @@ func (s *Sub) Reached(w Window) bool {
 
 // Follows reports whether the window applies to this subscriber.
 func (s *Sub) Follows(w Window) bool {
-	if w.Target != s.target {
+	if w.Target != s.target && w.Target != AnyTarget {
 		return false
 	}
 	for _, t := range s.topics {
@@ -276,6 +284,7 @@ func (s *Sub) Tally(windows []Window) Tally {
 		var got uint64
 		if t := s.trackers[trackKey{w.Topic, w.Epoch}]; t != nil {
 			got = t.Received(w.From, w.To)
+			out.CrossNode += crossNode(t, w, s.target)
 		}
 		out.Expected += exp
 		out.Delivered += got

@@ -20,7 +20,12 @@ type Result struct {
 	// ServerMode says where the server came from: "spawned: fresh server per
 	// transport" or "target: <urls>" (one server for both transports, run
 	// one after the other).
-	ServerMode string                      `json:"server_mode"`
+	ServerMode string `json:"server_mode"`
+	// Deployment, when the --target servers are the nodes of one
+	// deployment on a shared broker, names the nodes, the broker and its
+	// Redis version (cluster.go): subscribers are spread over the nodes and
+	// each event is published through one node, the nodes in turn.
+	Deployment *Deployment                 `json:"deployment,omitempty"`
 	Transports map[string]*TransportResult `json:"transports"`
 	// Floor is the machine's floor measured on the same workload in the
 	// same run (fanout and sweep, unless --floor=false): plain TCP, one
@@ -118,6 +123,10 @@ type TransportResult struct {
 	OutOfOrder     uint64  `json:"out_of_order"`
 	Resets         uint64  `json:"resets"`
 	DeliveriesPerS float64 `json:"deliveries_per_s"`
+	// CrossNodeDeliveries counts, when the targets are the nodes of one
+	// deployment (Result.Deployment), the deliveries to a subscriber on
+	// another node than the one the event was published through.
+	CrossNodeDeliveries uint64 `json:"cross_node_deliveries,omitempty"`
 
 	Connections Connections `json:"connections"`
 	ConnectMS   Percentiles `json:"connect_ms"`

@@ -43,6 +43,7 @@ type Runner struct {
 	knowsMu     sync.Mutex
 	knows       map[string]bool // flags the server binary takes (serverKnows)
 	targets     []*target       // the --target servers of this run
+	cluster     bool            // they are the nodes of one deployment (cluster.go)
 	peerBin     string          // the spawned peer's program (centrifugo, python)
 	peerDir     string          // where spawned peers' config files go
 	modDir      string          // the module checkout of this run
@@ -70,6 +71,11 @@ func (r *Runner) Run(ctx context.Context, scenario string) (*Result, error) {
 		res.ServerMode = "target: " + strings.Join(c.Targets, ",") + " (one server for every transport, run one after the other)"
 		if err := r.openTargets(); err != nil {
 			return nil, err
+		}
+		if res.Deployment = deploymentOf(ctx, r.targets); res.Deployment != nil {
+			r.cluster = true
+			res.ServerMode = "deployment: " + res.Deployment.String() + " (subscribers spread over the nodes, each event published through one node in turn; transports run one after the other)"
+			fmt.Fprintf(r.logw(), "targets are %s\n", res.Deployment)
 		}
 	} else if kind := c.spawnKind(); kind != KindTwinstream {
 		res.ServerMode = "spawned: a fresh " + kind + " server per transport, transports run one after the other"

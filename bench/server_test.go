@@ -26,7 +26,13 @@ type testServer struct {
 
 func newTestServer(tb testing.TB) *testServer {
 	tb.Helper()
-	hub := transports.NewHub(transports.HubConfig{})
+	return newHubServer(tb, transports.NewHub(transports.HubConfig{}), nil)
+}
+
+// newHubServer serves hub like newTestServer; with node set, GET /api/stats
+// answers {"node":node,"connections":…} as the demo does.
+func newHubServer(tb testing.TB, hub *transports.Hub, node map[string]any) *testServer {
+	tb.Helper()
 	s := &testServer{Hub: hub, ws: ws.New(ws.Config{Hub: hub}), sse: sse.New(sse.Config{Hub: hub, Retry: 200 * time.Millisecond})}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.ws)
@@ -51,6 +57,11 @@ func newTestServer(tb testing.TB) *testServer {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"connections": hub.Stats().Connections})
 	})
+	if node != nil {
+		mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(map[string]any{"node": node, "connections": hub.Stats().Connections})
+		})
+	}
 	mux.HandleFunc("POST /api/admin/drop", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]int{"dropped": hub.DropAll(r.URL.Query().Get("transport"))})
 	})

@@ -85,6 +85,9 @@ var rows = append([]row{
 	{"duplicates", func(t *bench.TransportResult) string { return num(t.Duplicates) }, hasExp},
 	{"out of order", func(t *bench.TransportResult) string { return num(t.OutOfOrder) }, hasExp},
 	{"resets (history lost)", func(t *bench.TransportResult) string { return num(t.Resets) }, hasExp},
+	{"cross-node deliveries (published through another node)", func(t *bench.TransportResult) string {
+		return num(t.CrossNodeDeliveries) + fmt.Sprintf(" (%.0f%%)", 100*float64(t.CrossNodeDeliveries)/float64(max(t.Delivered, 1)))
+	}, func(t *bench.TransportResult) bool { return t.CrossNodeDeliveries > 0 }},
 	{"deliveries/s", func(t *bench.TransportResult) string { return fmt.Sprintf("%.0f", t.DeliveriesPerS) }, hasExp},
 	{"connections attempted / established / failed", func(t *bench.TransportResult) string {
 		c := t.Connections
