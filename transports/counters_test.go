@@ -26,7 +26,7 @@ func (c *recConn) WriteBatch(items []transports.Item) error {
 	}
 	return nil
 }
-func (c *recConn) Heartbeat() error                 { return nil }
+func (c *recConn) Heartbeat() error                { return nil }
 func (c *recConn) Close(r *transports.CloseReason) { c.closed <- r }
 
 // Serve counts the connections it serves and how each ended, and hands
