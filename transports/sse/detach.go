@@ -33,6 +33,10 @@ func (s *Server) detach(w http.ResponseWriter) *detachedSink {
 	h := w.Header()
 	setStreamHeaders(h)
 	h.Set("Transfer-Encoding", "chunked")
+	// The connection is closed when the stream ends: say so, or a client
+	// that saw a clean end would put the dead connection back in its pool
+	// and send its next request into it.
+	h.Set("Connection", "close")
 	h.Del("Content-Length")
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 200 OK\r\n")
