@@ -3,7 +3,6 @@ package ws_test
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -58,20 +57,8 @@ func textFrames(p []byte) int {
 // writers drain backlogs).
 //
 //	go test -run '^$' -bench ServerPath ./transports/...
-func BenchmarkServerPath(b *testing.B) {
-	for _, mode := range []string{"paced", "burst"} {
-		for _, subs := range []int{1, 100, 1000} {
-			b.Run("transport=ws/mode="+mode+"/subs="+strconv.Itoa(subs)+"/size=100", func(b *testing.B) {
-				pathbench.Fanout(b, pathSetup, subs, 100, mode == "paced")
-			})
-		}
-	}
-}
+func BenchmarkServerPath(b *testing.B) { pathbench.Benchmarks(b, "ws", pathSetup) }
 
 // A backlog goes out in one write: 50 events queued behind a held write
 // take exactly one more write call, not 50.
-func TestBacklogIsOneWrite(t *testing.T) {
-	if got := pathbench.Backlog(t, pathSetup, 50); got != 2 {
-		t.Fatalf("51 events (1 held, then 50 queued) took %d writes, want 2", got)
-	}
-}
+func TestBacklogIsOneWrite(t *testing.T) { pathbench.CheckBacklogIsOneWrite(t, pathSetup) }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -302,5 +303,27 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatal("pathbench: timed out")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// Benchmarks runs a transport's BenchmarkServerPath table: paced and
+// burst, 1, 100 and 1,000 subscribers, 100-byte events, named
+// transport=T/mode=M/subs=N/size=100, the same for every transport.
+func Benchmarks(b *testing.B, transport string, setup Setup) {
+	for _, mode := range []string{"paced", "burst"} {
+		for _, subs := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("transport=%s/mode=%s/subs=%d/size=100", transport, mode, subs), func(b *testing.B) {
+				Fanout(b, setup, subs, 100, mode == "paced")
+			})
+		}
+	}
+}
+
+// CheckBacklogIsOneWrite fails t unless a backlog goes out in one write:
+// 50 events queued behind a held write take exactly one more write call.
+func CheckBacklogIsOneWrite(t *testing.T, setup Setup) {
+	t.Helper()
+	if got := Backlog(t, setup, 50); got != 2 {
+		t.Fatalf("51 events (1 held, then 50 queued) took %d writes, want 2", got)
 	}
 }
