@@ -18,14 +18,7 @@ func (h *Hub) DropPaced(ctx context.Context, transport string, pace time.Duratio
 	if pace <= 0 {
 		return h.DropAll(transport)
 	}
-	h.mu.Lock()
-	victims := make([]*Subscriber, 0, len(h.subs))
-	for s := range h.subs {
-		if transport == "" || s.transport == transport {
-			victims = append(victims, s)
-		}
-	}
-	h.mu.Unlock()
+	victims := h.subscribersOf(transport)
 	per := (len(victims) + dropBatches - 1) / dropBatches
 	tick := time.NewTicker(pace / dropBatches)
 	defer tick.Stop()

@@ -71,22 +71,6 @@ func (h *Hub) evictIdle() {
 		if !h.hist.over() {
 			return
 		}
-		h.mu.Lock()
-		if h.topics[t.name] == t {
-			t.mu.Lock()
-			if len(t.subs) == 0 {
-				t.removed = true // a caller that looked it up before retries (lockTopic)
-				delete(h.topics, t.name)
-				t.clearHistoryLocked()
-			}
-			removed := t.removed && t.rs != nil
-			t.mu.Unlock()
-			h.mu.Unlock()
-			if removed {
-				h.remote.unfollow(t) // outside the locks: a broker call
-			}
-			continue
-		}
-		h.mu.Unlock()
+		h.forgetIf(t, func(t *topic) bool { return len(t.subs) == 0 })
 	}
 }

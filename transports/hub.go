@@ -376,18 +376,25 @@ func (h *Hub) DropAll(transport string) int {
 }
 
 func (h *Hub) kickAll(transport string, why error) int {
-	h.mu.Lock()
-	victims := make([]*Subscriber, 0, len(h.subs))
-	for s := range h.subs {
-		if transport == "" || s.transport == transport {
-			victims = append(victims, s)
-		}
-	}
-	h.mu.Unlock()
+	victims := h.subscribersOf(transport)
 	for _, s := range victims {
 		s.Kick(why)
 	}
 	return len(victims)
+}
+
+// subscribersOf returns the registered subscribers of a transport ("" for
+// all).
+func (h *Hub) subscribersOf(transport string) []*Subscriber {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Subscriber, 0, len(h.subs))
+	for s := range h.subs {
+		if transport == "" || s.transport == transport {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Close refuses new subscribers and publishes, and kicks every connection

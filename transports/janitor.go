@@ -31,6 +31,31 @@ func (h *Hub) stopJanitorLocked() {
 	}
 }
 
+// forgetIf forgets t when it is still the hub's topic of its name and
+// cond (called with t locked) holds: callers that looked it up before
+// retry (lockTopic), its history leaves the byte budget, and a broker
+// stops following it. It takes the hub's lock, then t's (the lock order),
+// and calls the broker outside both.
+func (h *Hub) forgetIf(t *topic, cond func(*topic) bool) {
+	h.mu.Lock()
+	if h.topics[t.name] != t {
+		h.mu.Unlock()
+		return
+	}
+	t.mu.Lock()
+	if cond(t) {
+		t.removed = true
+		delete(h.topics, t.name)
+		t.clearHistoryLocked()
+	}
+	unfollow := t.removed && t.rs != nil
+	t.mu.Unlock()
+	h.mu.Unlock()
+	if unfollow {
+		h.remote.unfollow(t)
+	}
+}
+
 // sweep forgets the topics idle for longer than TopicTTL. It holds the
 // hub's lock and one topic's at a time (hub → topic, the lock order), and
 // releases the hub's lock between topics, so that a publish never waits for
@@ -48,23 +73,7 @@ func (h *Hub) sweep() {
 	}
 	h.mu.Unlock()
 	for _, t := range all {
-		h.mu.Lock()
-		if h.topics[t.name] == t {
-			t.mu.Lock()
-			if t.idleLocked(now, h.topicTTL, h.sweepEvery) {
-				t.removed = true // a caller that looked it up before retries (lockTopic)
-				delete(h.topics, t.name)
-				t.clearHistoryLocked()
-			}
-			removed := t.removed && t.rs != nil
-			t.mu.Unlock()
-			h.mu.Unlock()
-			if removed {
-				h.remote.unfollow(t) // outside the locks: a broker call
-			}
-			continue
-		}
-		h.mu.Unlock()
+		h.forgetIf(t, func(t *topic) bool { return t.idleLocked(now, h.topicTTL, h.sweepEvery) })
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
